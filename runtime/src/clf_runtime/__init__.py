@@ -1,0 +1,36 @@
+"""clf_runtime: classify text with an exported clf model, without PyTorch.
+
+    from clf_runtime import TextClassifier
+    clf = TextClassifier.load("clf-model")
+    clf.predict(["where is my parcel?"])[0].label
+
+This package imports only numpy at import time; onnxruntime and tokenizers load with the model.
+It never imports torch, transformers, optimum, peft, clf_train or clf_export.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from clf_runtime.artifact import FORMAT_VERSION, Manifest, Variant
+from clf_runtime.classifier import TextClassifier
+from clf_runtime.errors import ArtifactError, ClfError, InputError, ProviderError
+from clf_runtime.prediction import Prediction
+
+try:
+    __version__ = version("clf-runtime")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ArtifactError",
+    "ClfError",
+    "InputError",
+    "Manifest",
+    "Prediction",
+    "ProviderError",
+    "TextClassifier",
+    "Variant",
+    "__version__",
+]

@@ -1,0 +1,147 @@
+"""TextClassifier against the PyTorch logits recorded when the fixtures were built."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from clf_runtime import InputError, ProviderError, TextClassifier
+from clf_runtime.prediction import softmax
+
+from .conftest import expected, fixture_path
+
+# fp32 ONNX vs PyTorch: the graph is fused (O2) but the arithmetic is the same up to float rounding.
+FP32_TOL = 1e-4
+
+
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-multi", "tiny-pair"])
+def test_fp32_logits_equal_pytorch(name: str) -> None:
+    inputs, logits = expected(name)
+    clf = TextClassifier.load(fixture_path(name), provider="cpu", precision="fp32")
+    ours = clf.logits(inputs, batch_size=3)  # mixed-length batches, sorted and restored
+    np.testing.assert_allclose(ours, np.asarray(logits), atol=FP32_TOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-multi"])
+def test_int8_stays_close_to_pytorch(name: str) -> None:
+    inputs, logits = expected(name)
+    clf = TextClassifier.load(fixture_path(name), provider="cpu")
+    assert clf.precision == "int8"
+    ours = clf.logits(inputs)
+    # Tiny random models are harder on int8 than real ones; the bound is loose but finite.
+    assert np.abs(ours - np.asarray(logits)).max() < 0.2
+
+
+def test_order_is_input_order_whatever_the_batch_size() -> None:
+    inputs, _ = expected("tiny-bert")
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
+    one_by_one = np.concatenate([clf.logits([t]) for t in inputs])
+    for batch_size in (1, 2, 4, 32):
+        np.testing.assert_allclose(clf.logits(inputs, batch_size=batch_size), one_by_one, atol=1e-5)
+
+
+def test_predictions_are_softmax_of_logits() -> None:
+    inputs, logits = expected("tiny-bert")
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
+    preds = clf.predict(inputs)
+    assert len(preds) == len(inputs)
+    probs = softmax(np.asarray(logits, dtype=np.float64))
+    for pred, row in zip(preds, probs, strict=True):
+        assert pred.label == clf.labels[int(row.argmax())]
+        assert pred.score == pytest.approx(row.max(), abs=1e-4)
+        assert sum(pred.scores.values()) == pytest.approx(1.0)
+        assert list(pred.scores) == list(clf.labels)
+    assert len({p.label for p in preds}) > 1, "a fixture that predicts one label tests little"
+
+
+def test_empty_and_long_inputs_are_classified() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu")
+    preds = clf.predict(["", "word " * 5000, "ok"])
+    assert len(preds) == 3 and all(p.label in clf.labels for p in preds)
+    assert len(clf.tokenizer.encode("word " * 5000).ids) == clf.manifest.max_length
+
+
+def test_single_string_and_empty_list() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu")
+    assert len(clf.predict("hello")) == 1
+    assert clf.predict([]) == []
+
+
+def test_multi_label_threshold() -> None:
+    inputs, logits = expected("tiny-multi")
+    clf = TextClassifier.load(fixture_path("tiny-multi"), provider="cpu", precision="fp32")
+    assert clf.task == "multi_label"
+    low = clf.predict(inputs, threshold=0.0)
+    high = clf.predict(inputs, threshold=1.0)
+    assert all(set(p.labels) == set(clf.labels) for p in low)
+    assert all(p.labels == () for p in high)
+    mid = clf.predict(inputs)
+    probs = 1 / (1 + np.exp(-np.asarray(logits)))
+    for p, row in zip(mid, probs, strict=True):
+        assert set(p.labels) == {lab for lab, x in zip(clf.labels, row, strict=True) if x >= 0.5}
+        assert p.label is None and p.score == pytest.approx(row.max(), abs=1e-4)
+
+
+def test_pair_regression_model_takes_tuples() -> None:
+    inputs, logits = expected("tiny-pair")
+    clf = TextClassifier.load(fixture_path("tiny-pair"), provider="cpu", precision="fp32")
+    assert clf.text_pair and clf.task == "regression"
+    # DistilBERT declares no token_type_ids: only declared inputs are fed.
+    assert [i.name for i in clf.session.get_inputs()] == ["input_ids", "attention_mask"]
+    preds = clf.predict(inputs)
+    assert [p.value for p in preds] == pytest.approx([row[0] for row in logits], abs=FP32_TOL)
+    with pytest.raises(InputError, match="pairs"):
+        clf.predict(["not a pair"])
+
+
+def test_single_text_model_refuses_pairs() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu")
+    with pytest.raises(InputError, match="not pairs"):
+        clf.predict([("a", "b")])
+    with pytest.raises(InputError, match="batch_size"):
+        clf.predict(["a"], batch_size=0)
+
+
+def test_thread_safe() -> None:
+    inputs, _ = expected("tiny-bert")
+    # fp32: dynamic int8 scales activations per batch, so its rows depend on their batch-mates.
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32", threads=1)
+    reference = clf.logits(inputs)
+    barrier = threading.Barrier(8)
+
+    def work(i: int) -> np.ndarray:
+        barrier.wait()
+        rotated = inputs[i:] + inputs[:i]
+        out = clf.logits(rotated, batch_size=1 + i % 3)
+        return np.roll(out, i, axis=0)
+
+    with ThreadPoolExecutor(8) as pool:
+        for out in pool.map(work, range(8)):
+            np.testing.assert_allclose(out, reference, atol=1e-5)
+
+
+def test_provider_choice() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="auto")
+    assert clf.provider in ("cpu", "cuda", "coreml")
+    with pytest.raises(ProviderError, match="unknown provider 'tpu'"):
+        TextClassifier.load(fixture_path("tiny-bert"), provider="tpu")
+
+
+def test_unavailable_provider_names_the_fix(monkeypatch) -> None:
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(ProviderError, match="available: cpu.*onnxruntime-gpu"):
+        TextClassifier.load(fixture_path("tiny-bert"), provider="cuda")
+    with pytest.raises(ProviderError, match="macOS"):
+        TextClassifier.load(fixture_path("tiny-bert"), provider="coreml")
+
+
+def test_cuda_session_keeps_cpu_fallback() -> None:
+    from clf_runtime.providers import session_providers
+
+    assert session_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert session_providers("coreml")[-1] == "CPUExecutionProvider"
