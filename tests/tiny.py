@@ -15,7 +15,7 @@ why what order refund money back card account password login app crash error bug
 payment charge charged twice delivery late parcel package arrived never shipped track tracking
 great thanks love awesome terrible bad good service support team product price cancel return
 email phone update install screen button page site website work working works does did done
-""".split()
+""".split()  # noqa: SIM905 - a word list reads best as text
 
 TASKS = ("single_label", "multi_label", "regression")
 
@@ -98,7 +98,12 @@ def build_model(
         )
     elif arch == "distilbert":
         config = DistilBertConfig(
-            dim=hidden, n_layers=layers, n_heads=2, hidden_dim=hidden * 2, max_position_embeddings=128, **common
+            dim=hidden,
+            n_layers=layers,
+            n_heads=2,
+            hidden_dim=hidden * 2,
+            max_position_embeddings=128,
+            **common,
         )
     elif arch == "roberta":
         # RoBERTa offsets positions by padding_idx + 1, so it needs two extra positions.

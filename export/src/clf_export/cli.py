@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import click
+
 from clf_runtime.cli import user_errors
 from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
@@ -41,10 +42,13 @@ def _quiet() -> None:
     type=click.Choice(LEVELS),
     default="O2",
     show_default=True,
-    help="ONNX Runtime fusions. O2 fuses attention/LayerNorm with ops every provider runs (CPU fallback on CoreML).",
+    help="ONNX Runtime fusions. O2 fuses attention and LayerNorm (contrib ops: CPU and CUDA run them, "
+    "CoreML falls back to CPU for them).",
 )
 @click.option("--opset", type=click.IntRange(min=11), default=None)
-@click.option("--target", type=click.Choice(TARGETS), default="auto", show_default=True, help="int8 instruction set.")
+@click.option(
+    "--target", type=click.Choice(TARGETS), default="auto", show_default=True, help="int8 instruction set."
+)
 @click.option("--per-channel/--per-tensor", default=True, show_default=True)
 @click.option("--calibration", type=click.Path(path_type=Path), default=None, help="Texts for int8-static.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True)

@@ -25,17 +25,25 @@ def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     accepted = set(inspect.signature(model.forward).parameters)
+    if getattr(model.config, "type_vocab_size", 2) <= 1:
+        accepted.discard("token_type_ids")  # RoBERTa-style models have one segment embedding
     out = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
             if batch and isinstance(batch[0], tuple):
                 enc = tokenizer(
-                    [a for a, _ in batch], [b for _, b in batch], truncation=True,
-                    max_length=max_length, padding=True, return_tensors="pt",
+                    [a for a, _ in batch],
+                    [b for _, b in batch],
+                    truncation=True,
+                    max_length=max_length,
+                    padding=True,
+                    return_tensors="pt",
                 )
             else:
-                enc = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+                enc = tokenizer(
+                    batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+                )
             feed = {k: v for k, v in enc.items() if k in accepted}
             out.append(model(**feed).logits.float().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
@@ -120,9 +128,7 @@ def check_variant(
     )
 
 
-def judge(
-    checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: float
-) -> list[str]:
+def judge(checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: float) -> list[str]:
     """The reasons the export fails the gate (empty when it passes)."""
     problems = []
     fp32 = checks["fp32"]
@@ -143,7 +149,8 @@ def judge(
         if drop > max_drop:
             problems.append(
                 f"{precision} loses {drop:.4f} against fp32 ({what}; allowed {max_drop}); "
-                "try --quantize int8-static with --calibration, --per-channel, or --quantize none "
+                "try --quantize int8-static with --calibration, the other of --per-channel/--per-tensor, "
+                "or --quantize none "
                 "to ship fp32 (--force writes it anyway)"
             )
     return problems

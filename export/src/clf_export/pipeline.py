@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from clf_runtime import TextClassifier, __version__
-from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
-from clf_runtime.atomic import atomic_folder
-from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
 from clf_export import gate, quantize
 from clf_export.errors import ExportError, GateError
 from clf_export.source import SourceModel, read_source
 from clf_export.validation import ValidationSet, fallback, load_validation
+from clf_runtime import TextClassifier, __version__
+from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
+from clf_runtime.atomic import atomic_folder
+from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
 log = logging.getLogger("clf_export")
 QUANTIZE_CHOICES = ("none", "int8", "int8-static", "fp16")
@@ -86,8 +86,13 @@ def _onnx_export(src: SourceModel, dest: Path, opset: int | None) -> None:
         warnings.simplefilter("ignore")
         try:
             main_export(
-                str(src.path), dest, task="text-classification", opset=opset,
-                do_validation=False, device="cpu", local_files_only=True,
+                str(src.path),
+                dest,
+                task="text-classification",
+                opset=opset,
+                do_validation=False,
+                device="cpu",
+                local_files_only=True,
             )
         except Exception as exc:
             raise ExportError(f"Optimum could not export {src.path}: {type(exc).__name__}: {exc}") from exc
@@ -163,13 +168,15 @@ def export(config: ExportConfig) -> ExportResult:
         if config.quantize in ("int8", "int8-static"):
             dest = tmp / VARIANT_FILES["int8"]
             if config.quantize == "int8":
-                quant_info = quantize.quantize_int8(tmp / "model.onnx", dest, config.target, config.per_channel)
+                quant_info = quantize.quantize_int8(
+                    tmp / "model.onnx", dest, config.target, config.per_channel
+                )
             else:
                 probe = _manifest(src, inputs, [variants[0]], {"cpu": "fp32"})
                 write_manifest(tmp, probe)
                 feeds = _calibration_feeds(TextClassifier.load(tmp, provider="cpu"), calibration or [])
                 quant_info = quantize.quantize_int8_static(
-                    tmp / "model.onnx", dest, feeds, config.per_channel, len(feeds)
+                    work / "raw" / "model.onnx", dest, feeds, config.per_channel, len(feeds)
                 )
             variants.append(Variant("int8", VARIANT_FILES["int8"]))
         elif config.quantize == "fp16":

@@ -8,9 +8,11 @@ instruction-set-specific settings from Optimum's AutoQuantizationConfig and appl
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import platform
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,24 @@ from clf_export.errors import ExportError
 
 TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
 OPT_LEVELS = ("O0", "O1", "O2", "O3")
+
+
+class _DropPreprocessHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _no_preprocess_hint() -> Iterator[None]:
+    """onnxruntime logs a pre-processing hint on the root logger at every call; it is not for users
+    (shape inference is already done by the exporter and the optimizer)."""
+    hint = _DropPreprocessHint()
+    root = logging.getLogger()
+    root.addFilter(hint)
+    try:
+        yield
+    finally:
+        root.removeFilter(hint)
 
 
 def detect_target() -> str:
@@ -77,22 +97,27 @@ def quantize_int8(src: Path, dest: Path, target: str, per_channel: bool) -> dict
 
     settings = quantization_settings(target, per_channel)
     weight_type = QuantType(settings["weight_type"])
-    quantize_dynamic(
-        model_input=src,
-        model_output=dest,
-        op_types_to_quantize=settings["op_types"],
-        per_channel=settings["per_channel"],
-        reduce_range=settings["reduce_range"],
-        weight_type=weight_type,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    with _no_preprocess_hint():
+        quantize_dynamic(
+            model_input=src,
+            model_output=dest,
+            op_types_to_quantize=settings["op_types"],
+            per_channel=settings["per_channel"],
+            reduce_range=settings["reduce_range"],
+            weight_type=weight_type,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     return {**{k: str(v) for k, v in settings.items()}, "weight_type": weight_type.name, "mode": "dynamic"}
 
 
 def quantize_int8_static(
     src: Path, dest: Path, feeds: Iterable[dict[str, Any]], per_channel: bool, samples: int
 ) -> dict[str, Any]:
-    """Static int8 (QDQ): activation ranges calibrated on `feeds` (one dict of arrays per sample)."""
+    """Static int8 (QDQ): activation ranges calibrated on `feeds` (one dict of arrays per sample).
+
+    `src` must be the unfused export: the QDQ quantizer needs every tensor's type, which fused
+    contrib ops do not carry. ONNX Runtime fuses the QDQ graph itself when it loads it.
+    """
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -108,19 +133,31 @@ def quantize_int8_static(
         def get_next(self) -> dict[str, Any] | None:
             return next(self._it, None)
 
-    quantize_static(
-        model_input=src,
-        model_output=dest,
-        calibration_data_reader=Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=per_channel,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-        op_types_to_quantize=["MatMul", "Gemm"],
-        extra_options={"DefaultTensorType": __import__("onnx").TensorProto.FLOAT},
-    )
-    return {"mode": "static", "format": "QDQ", "calibration_samples": str(samples), "per_channel": str(per_channel)}
+    import onnx
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = dest.with_suffix(".prep.onnx")
+    quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+    with _no_preprocess_hint():
+        quantize_static(
+            model_input=prepared,
+            model_output=dest,
+            calibration_data_reader=Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    prepared.unlink()
+    return {
+        "mode": "static",
+        "format": "QDQ",
+        "calibration_samples": str(samples),
+        "per_channel": str(per_channel),
+    }
 
 
 def convert_fp16(src: Path, dest: Path) -> dict[str, Any]:

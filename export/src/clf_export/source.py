@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
-
 from clf_export.errors import ExportError
+from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
 
 _PROBLEM_TYPES = {
     "single_label_classification": "single_label",
@@ -49,9 +48,9 @@ def _exportable(model_type: str) -> bool:
 
 
 def supported_model_types() -> list[str]:
+    import optimum.exporters.onnx.model_configs  # noqa: F401 - importing registers the ONNX configs
     from optimum.exporters.tasks import TasksManager
 
-    import optimum.exporters.onnx.model_configs  # noqa: F401 - importing registers the ONNX configs
     return sorted(TasksManager.get_supported_model_type_for_task("text-classification", exporter="onnx"))
 
 

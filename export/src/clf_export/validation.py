@@ -108,6 +108,8 @@ def load_validation(
 
 def fallback(text_pair: bool) -> ValidationSet:
     texts: list[Any] = (
-        list(zip(FALLBACK_TEXTS, reversed(FALLBACK_TEXTS), strict=True)) if text_pair else list(FALLBACK_TEXTS)
+        list(zip(FALLBACK_TEXTS, reversed(FALLBACK_TEXTS), strict=True))
+        if text_pair
+        else list(FALLBACK_TEXTS)
     )
     return ValidationSet(texts, None, "built-in sample texts (no labels)")

@@ -90,7 +90,7 @@ class Manifest:
     @classmethod
     def from_json(cls, data: Any, where: str = MANIFEST_NAME) -> Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ArtifactError(f"{where} is not a clf manifest (no \"format\": \"{FORMAT}\")")
+            raise ArtifactError(f'{where} is not a clf manifest (no "format": "{FORMAT}")')
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise ArtifactError(

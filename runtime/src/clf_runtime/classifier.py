@@ -77,9 +77,7 @@ class TextClassifier:
         self._output = [session.get_outputs()[0].name]
         n = len(manifest.labels)
         default = 0.5 if manifest.thresholds is None else None
-        self._thresholds = (
-            np.full(n, default) if default is not None else np.asarray(manifest.thresholds)
-        )
+        self._thresholds = np.full(n, default) if default is not None else np.asarray(manifest.thresholds)
 
     # --- construction -------------------------------------------------------------------------
 

@@ -44,8 +44,7 @@ def read_inputs(stream: BinaryIO, text_pair: bool, name: str = "input") -> Itera
             yield ("", "")
         elif "\t" not in line:
             raise InputError(
-                f"{name}, line {number}: this model classifies text pairs, give two texts "
-                "separated by a tab"
+                f"{name}, line {number}: this model classifies text pairs, give two texts separated by a tab"
             )
         else:
             a, b = line.split("\t", 1)

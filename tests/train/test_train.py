@@ -1,0 +1,160 @@
+"""Training runs on tiny random models: every task learns, LoRA merges exactly, output is complete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from clf_runtime.errors import InputError
+from clf_train import TrainConfig, train
+from clf_train.model import add_lora, count_parameters, load_model, merge_lora
+from clf_train.sample_data import SUPPORT_MULTILABEL, SUPPORT_PAIRS, SUPPORT_TRAIN
+
+
+def config(model: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(
+        model=str(model),
+        output=out,
+        max_steps=24,
+        batch_size=16,
+        max_length=48,
+        learning_rate=1e-3,
+        patience=None,
+        progress=False,
+        seed=1,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize(
+    ("arch", "kw"),
+    [
+        ("bert", {"data": SUPPORT_TRAIN}),
+        ("distilbert", {"data": SUPPORT_MULTILABEL}),
+        (
+            "roberta",
+            {
+                "data": SUPPORT_PAIRS,
+                "text_column": "sentence1",
+                "text_pair_column": "sentence2",
+                "label_column": "score",
+            },
+        ),
+    ],
+)
+def test_each_task_learns(tiny_models, tmp_path: Path, arch: str, kw) -> None:
+    result = train(config(tiny_models[arch], tmp_path / "out", **kw))
+    losses = result.loss_history
+    assert losses and len(losses) >= 10
+    assert np.mean(losses[-4:]) < np.mean(losses[:4]), losses
+    out = tmp_path / "out"
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "clf_train.json",
+        "metrics.json",
+        "report.md",
+        "training_args.json",
+        "validation.jsonl",
+    ):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "clf_train.json").read_text())
+    assert meta["task"] == result.task
+    assert meta["text_pair"] == ("text_pair_column" in kw)
+    assert not Path(f"{out}.checkpoints").exists()
+
+
+def test_output_loads_with_transformers_and_predicts(tiny_models, tmp_path: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    train(config(tiny_models["bert"], tmp_path / "out", data=SUPPORT_TRAIN, max_steps=4))
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "out")
+    tok = AutoTokenizer.from_pretrained(tmp_path / "out")
+    assert model.config.id2label == {
+        0: "general_feedback",
+        1: "order_inquiry",
+        2: "refund_request",
+        3: "technical_problem",
+    }
+    assert model.config.problem_type == "single_label_classification"
+    logits = model(**tok(["where is my refund"], return_tensors="pt")).logits
+    assert logits.shape == (1, 4)
+    assert (tmp_path / "out" / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_multi_label_predicts_several_label_sets(tiny_models, tmp_path: Path) -> None:
+    result = train(config(tiny_models["bert"], tmp_path / "out", data=SUPPORT_MULTILABEL, max_steps=60))
+    assert result.metrics["tuned"]["distinct_predicted_label_sets"] > 1
+    assert result.thresholds is not None and len(result.thresholds) == 4
+
+
+def test_lora_trains_fewer_parameters_and_saves_adapter(tiny_models, tmp_path: Path) -> None:
+    result = train(config(tiny_models["bert"], tmp_path / "out", data=SUPPORT_TRAIN, method="lora"))
+    assert result.trainable_params < result.total_params / 2
+    assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file()
+    # The merged model is a plain transformers model: no peft keys in the saved weights.
+    from safetensors import safe_open
+
+    with safe_open(tmp_path / "out" / "model.safetensors", "pt") as f:
+        assert not any("lora" in k for k in f.keys())  # noqa: SIM118 - safe_open has no __iter__
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
+def test_merge_preserves_logits(tiny_models, arch: str) -> None:
+    model, tok = load_model(str(tiny_models[arch]), "single_label", ("x", "y", "z"))
+    peft_model = add_lora(model, r=4, alpha=8, dropout=0.0, targets=None)
+    torch.manual_seed(0)
+    for name, p in peft_model.named_parameters():
+        if "lora_B" in name:  # B starts at zero; make the adapter do something
+            p.data.normal_(0, 0.5)
+    full, _ = count_parameters(peft_model)
+    assert full < sum(p.numel() for p in peft_model.parameters())
+    peft_model.eval()
+    from clf_train.training import forward_inputs
+
+    enc = tok(["refund please", "the app crashed twice"], padding=True, return_tensors="pt")
+    enc = {k: v for k, v in enc.items() if k in forward_inputs(peft_model)}
+    with torch.no_grad():
+        before = peft_model(**enc).logits
+        merged = merge_lora(peft_model)
+        after = merged(**enc).logits
+    assert (before - after).abs().max().item() < 1e-4
+    assert before.abs().max().item() > 1e-3  # not trivially zero
+
+
+def test_resume_continues_from_checkpoint(tiny_models, tmp_path: Path, monkeypatch) -> None:
+    import clf_train.training as train_module
+
+    out = tmp_path / "out"
+    cfg = config(tiny_models["bert"], out, data=SUPPORT_TRAIN, max_steps=4)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "write_report", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    # Interrupted at the end: no finished-looking folder, checkpoints kept.
+    assert not out.exists()
+    assert not list(tmp_path.glob(".tmp-*"))
+    checkpoints = sorted(Path(f"{out}.checkpoints").glob("checkpoint-*"))
+    assert [c.name for c in checkpoints] == ["checkpoint-2", "checkpoint-4"]
+    monkeypatch.undo()
+    result = train(TrainConfig(**{**cfg.__dict__, "resume": True, "max_steps": 8}))
+    assert result.resumed_from == "checkpoint-4"
+    assert len(result.loss_history) == 8  # steps 1-4 from the checkpoint's state, 5-8 trained now
+    assert (out / "report.md").is_file()
+
+
+def test_unknown_method_and_model(tiny_models, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="method"):
+        train(config(tiny_models["bert"], tmp_path / "o", data=SUPPORT_TRAIN, method="qlora"))
+    with pytest.raises(InputError, match="cannot load model"):
+        train(config(tmp_path / "no-model-here", tmp_path / "o", data=SUPPORT_TRAIN))
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,156 @@
+"""`clf-train`: fine-tune on a labelled file (or the sample data) and print the report.
+
+`clf-train compare` trains the same data three ways (no fine-tuning, full, LoRA) side by side.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clf_runtime.cli import user_errors
+from clf_runtime.defaults import TRAINED_DIR
+from clf_train.config import DEFAULT_MODEL, METHODS, TASK_CHOICES, TrainConfig
+
+
+def _quiet() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1") if not os.environ.get("CLF_ONLINE") else None
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|accelerate).*")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by training and compare: where the data is and what its columns mean."""
+    options = [
+        click.option(
+            "--data",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="CSV, TSV, JSONL or Parquet. Default: the shipped sample data.",
+        ),
+        click.option(
+            "--validation",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Validation file. Default: a stratified split of --data.",
+        ),
+        click.option(
+            "--validation-split",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.1,
+            show_default=True,
+        ),
+        click.option("--text-column", default="text", show_default=True),
+        click.option("--text-pair-column", default=None, help="Second text of sentence pairs."),
+        click.option("--label-column", default="label", show_default=True),
+        click.option(
+            "--label-separator", default=";", show_default=True, help="Separates labels of multi-label rows."
+        ),
+        click.option("--task", type=click.Choice(TASK_CHOICES), default="auto", show_default=True),
+        click.option(
+            "--model",
+            default=DEFAULT_MODEL,
+            show_default=True,
+            help="Base encoder: a local folder or a model id.",
+        ),
+        click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True),
+        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True),
+        click.option(
+            "--learning-rate", "--lr", type=float, default=None, help="Default 2e-4 (full) or 1e-3 (LoRA)."
+        ),
+        click.option("--head-learning-rate", type=float, default=None),
+        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.06, show_default=True),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True),
+        click.option(
+            "--patience",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="Epochs without improvement before stopping; 0 turns early stopping off.",
+        ),
+        click.option("--seed", type=int, default=42, show_default=True),
+        click.option(
+            "--class-weights", type=click.Choice(["none", "balanced"]), default="none", show_default=True
+        ),
+        click.option("--lora-r", type=click.IntRange(min=1), default=8, show_default=True),
+        click.option("--lora-alpha", type=click.IntRange(min=1), default=16, show_default=True),
+        click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.1, show_default=True),
+        click.option("--lora-targets", default=None, help="Comma-separated module names (default: peft's)."),
+        click.option("--max-steps", type=int, default=-1, hidden=True),
+    ]
+    return functools.reduce(lambda acc, opt: opt(acc), reversed(options), f)
+
+
+def make_config(**kw: Any) -> TrainConfig:
+    targets = kw.pop("lora_targets")
+    weights = kw.pop("class_weights")
+    patience = kw.pop("patience")
+    return TrainConfig(
+        **kw,
+        lora_targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
+        class_weights=None if weights == "none" else weights,
+        patience=patience or None,
+    )
+
+
+def print_result(result: Any) -> None:
+    from clf_train.report import headline
+
+    click.echo(f"\nsaved {result.output}  ({result.task}, {len(result.labels)} labels)")
+    click.echo(
+        f"training time {result.train_seconds:.1f} s, trainable parameters "
+        f"{result.trainable_params:,} of {result.total_params:,}"
+    )
+    for name, metrics in (("validation", result.metrics), ("test", result.test_metrics)):
+        if metrics:
+            click.echo(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in headline(metrics)))
+    click.echo(f"report: {result.output / 'report.md'}")
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@data_options
+@click.option("--method", type=click.Choice(METHODS), default="full", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=TRAINED_DIR, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint of an interrupted run.")
+@click.pass_context
+def main(ctx: click.Context, **kw: Any) -> None:
+    """Fine-tune a text classifier (default: the sample data, all-MiniLM-L6-v2, full fine-tuning).
+
+    Use `clf-train compare` to train the same data three ways and compare.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _quiet()
+    with user_errors():
+        from clf_train.training import train
+
+        config = make_config(**kw)
+        print_result(train(config))
+
+
+@main.command()
+@data_options
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), default=Path("clf-compare"), show_default=True
+)
+def compare(**kw: Any) -> None:
+    """Train the same data with no fine-tuning, full fine-tuning and LoRA; write compare.md."""
+    _quiet()
+    with user_errors():
+        from clf_train.compare import compare_methods
+
+        output = kw.pop("output")
+        table = compare_methods(make_config(**kw), output)
+        click.echo(table)
+        click.echo(f"\nwritten: {output / 'compare.md'}")

