@@ -134,10 +134,11 @@ def quantize_int8_static(
             return next(self._it, None)
 
     import onnx
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    # ONNX shape inference gives every tensor a type. (onnxruntime's quant_pre_process does the
+    # same but leaves temporary files in the current folder.)
     prepared = dest.with_suffix(".prep.onnx")
-    quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+    onnx.shape_inference.infer_shapes_path(str(src), str(prepared))
     with _no_preprocess_hint():
         quantize_static(
             model_input=prepared,
