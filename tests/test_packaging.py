@@ -20,7 +20,12 @@ def project(part: str) -> dict:
 def test_one_version_for_all_parts() -> None:
     versions = {part: project(part)["version"] for part in ("runtime", "export", "train")}
     assert len(set(versions.values())) == 1, versions
-    pins = [d for part in ("export", "train") for d in project(part)["dependencies"] if d.startswith("clf-runtime")]
+    pins = [
+        d
+        for part in ("export", "train")
+        for d in project(part)["dependencies"]
+        if d.startswith("clf-runtime")
+    ]
     assert pins == [f"clf-runtime=={versions['runtime']}"] * 2
 
 
@@ -35,7 +40,9 @@ def test_runtime_wheel_depends_on_four_packages_only(tmp_path: Path) -> None:
         metadata = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
         text = z.read(metadata).decode()
         names = z.namelist()
-    requires = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]
+    requires = [
+        line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")
+    ]
     deps = {re.split(r"[ <>=!;\[]", r)[0].lower() for r in requires}
     assert deps == RUNTIME_DEPS
     assert "clf_runtime/classifier.py" in names
