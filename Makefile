@@ -50,8 +50,10 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks the model `make demo` trained; pass e.g. BENCH_ARGS="--data ../shared/data/banking77/test.csv --label-column category".
 bench: setup
-	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	@test -d demo/clf-model || { echo "run 'make demo' first (or call benchmarks/run.py with --model-dir and --artifact)"; exit 1; }
+	cd demo && ../$(BIN)/python ../benchmarks/run.py --model-dir clf-trained --artifact clf-model --out ../benchmarks/results $(BENCH_ARGS)
 
 fixtures: setup
 	$(BIN)/python tests/make_fixtures.py

@@ -1,0 +1,28 @@
+"""Smoke test of benchmarks/run.py on the tiny fixture, a few iterations, so it does not rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_benchmark_script_runs_on_tiny_fixture(tmp_path: Path) -> None:
+    fixture = ROOT / "tests" / "fixtures" / "tiny-bert"
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "run.py"),
+        "--model-dir", str(fixture / "hf"), "--artifact", str(fixture / "artifact"),
+        "--rounds", "1", "--per-round", "3", "--lengths", "16", "--throughput-texts", "50",
+        "--cold-runs", "1", "--floor-levels", "O2", "--skip-venv-sizes", "--out", str(tmp_path),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    report = json.loads((tmp_path / "results.json").read_text())
+    short = report["latency_batch1"]["short texts"]
+    assert {"transformers pipeline fp32", "clf_runtime int8", "bare session int8 (O2 fused)"} <= set(short)
+    assert all(v["p50_ms"] > 0 for v in short.values())
+    assert report["ratios"]["clf-run peak RSS MiB (target < 150)"] > 10
+    assert (tmp_path / "latency.png").stat().st_size > 1000
+    assert "Batch-1 latency" in (tmp_path / "results.md").read_text()
