@@ -155,6 +155,8 @@ def test_resume_continues_from_checkpoint(tiny_models, tmp_path: Path, monkeypat
 def test_unknown_method_and_model(tiny_models, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="method"):
         train(config(tiny_models["bert"], tmp_path / "o", data=SUPPORT_TRAIN, method="qlora"))
-    with pytest.raises(InputError, match="cannot load model"):
+    with pytest.raises(InputError, match="no-model-here does not exist"):
         train(config(tmp_path / "no-model-here", tmp_path / "o", data=SUPPORT_TRAIN))
+    with pytest.raises(InputError, match="cannot load model 'no-such-org/no-such-model'"):  # offline in tests
+        train(config(Path("no-such-org/no-such-model"), tmp_path / "o", data=SUPPORT_TRAIN))
     assert not (tmp_path / "o").exists()

@@ -20,7 +20,6 @@ TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
 def _quiet() -> None:
     # Optimum, transformers and torch.onnx print pages of tracer warnings and info logs.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     for name in ("optimum", "transformers", "onnxruntime", "torch.onnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|optimum).*")

@@ -23,7 +23,6 @@ from clf_train.config import DEFAULT_MODEL, METHODS, TASK_CHOICES, TrainConfig
 def _quiet() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1") if not os.environ.get("CLF_ONLINE") else None
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|accelerate).*")
     logging.getLogger("transformers").setLevel(logging.ERROR)

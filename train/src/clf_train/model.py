@@ -36,6 +36,8 @@ def load_model(name: str, task: str, labels: tuple[str, ...]):  # -> (model, tok
     from transformers.utils import logging as hf_logging
 
     path = resolve_model(name)
+    if name.startswith(("/", "./", "../", "~")) and not Path(name).expanduser().exists():
+        raise InputError(f"model folder {name} does not exist; pass a model folder or a model id")
     hf_logging.set_verbosity_error()  # "some weights were newly initialized" is expected for a new head
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
