@@ -27,7 +27,9 @@ demo: setup
 	cd demo && ../$(BIN)/clf-train
 	cd demo && ../$(BIN)/clf-export --quantize int8
 	cd demo && ../$(BIN)/python -m clf_train.sample_data texts > texts.txt
-	cd demo && ../$(BIN)/clf-run texts.txt --top-k 2 | head -n 20
+	cd demo && ../$(BIN)/clf-run texts.txt --output predictions.txt
+	@echo "--- predictions for the first 12 held-out sample texts (label, score, text):"
+	@cd demo && paste predictions.txt texts.txt | head -n 12
 
 test: test-full test-slim
 

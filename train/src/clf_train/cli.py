@@ -153,3 +153,7 @@ def compare(**kw: Any) -> None:
         table = compare_methods(make_config(**kw), output)
         click.echo(table)
         click.echo(f"\nwritten: {output / 'compare.md'}")
+
+
+if __name__ == "__main__":  # `accelerate launch -m clf_train.cli ...`, `torchrun -m clf_train.cli ...`
+    main()
