@@ -225,3 +225,23 @@ def test_cli_defaults_chain_and_errors(tmp_path: Path, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     assert "int8" in result.output and (tmp_path / "clf-model" / "clf.json").is_file()
     assert TextClassifier.load().folder == Path("clf-model")
+
+
+def test_gate_allows_one_example_on_small_sets() -> None:
+    from clf_export.gate import VariantCheck, judge
+
+    fp32 = VariantCheck("fp32", 1e-6, 1.0, "accuracy", 0.95)
+    one_flip = VariantCheck("int8", 0.1, 0.95, "accuracy", 0.90)
+    assert judge({"fp32": fp32, "int8": one_flip}, 1e-3, 0.01, n=20) == []
+    assert judge({"fp32": fp32, "int8": one_flip}, 1e-3, 0.01, n=2000)  # 5 points on 2000 texts fails
+
+
+def test_validation_sample_is_seeded_not_the_first_rows(tmp_path: Path) -> None:
+    from clf_export.validation import load_validation
+
+    path = tmp_path / "v.csv"
+    path.write_text("text,label\n" + "".join(f"t{i},{'a' if i < 500 else 'b'}\n" for i in range(1000)))
+    first = load_validation(path, "single_label", ("a", "b"), False, limit=100)
+    again = load_validation(path, "single_label", ("a", "b"), False, limit=100)
+    assert first.texts == again.texts and len(first.texts) == 100
+    assert set(first.labels) == {"a", "b"}

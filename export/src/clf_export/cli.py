@@ -57,7 +57,20 @@ def _quiet() -> None:
     default=None,
     help="Labelled data for the gate (default: the split clf-train saved).",
 )
-@click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option(
+    "--validation-samples",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Gate on a seeded sample of at most this many validation rows.",
+)
+@click.option(
+    "--max-accuracy-drop",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Most the int8 metric may lose against fp32 (at least one example's worth, 1/n).",
+)
 @click.option("--max-length", type=click.IntRange(min=2), default=None)
 @click.option("--force", is_flag=True, help="Write the artifact even if it fails the gate.")
 def main(
@@ -71,6 +84,7 @@ def main(
     calibration: Path | None,
     calibration_samples: int,
     validation: Path | None,
+    validation_samples: int,
     max_accuracy_drop: float,
     max_length: int | None,
     force: bool,
@@ -91,6 +105,7 @@ def main(
             calibration=calibration,
             calibration_samples=calibration_samples,
             validation=validation,
+            validation_limit=validation_samples,
             max_accuracy_drop=max_accuracy_drop,
             max_length=max_length,
             force=force,

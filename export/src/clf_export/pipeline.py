@@ -204,7 +204,7 @@ def export(config: ExportConfig) -> ExportResult:
             checks[v.precision] = gate.check_variant(
                 v.precision, logits, reference, data, src.task, src.labels, thresholds
             )
-        problems = gate.judge(checks, config.fp32_tolerance, config.max_accuracy_drop)
+        problems = gate.judge(checks, config.fp32_tolerance, config.max_accuracy_drop, len(data.texts))
         if problems and not config.force:
             raise GateError("export failed the validation gate, nothing written: " + " | ".join(problems))
 

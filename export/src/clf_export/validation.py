@@ -77,7 +77,11 @@ def load_validation(
             f"validation file {path} has no column {', '.join(missing)} "
             f"(found: {', '.join(sorted(columns))}); rename the columns to text[, text_pair], label"
         )
-    rows = rows[:limit]
+    if len(rows) > limit:
+        # A seeded sample, not the first rows: data sets are often sorted by label.
+        import random
+
+        rows = random.Random(0).sample(rows, limit)
     texts = [(str(r["text"]), str(r["text_pair"])) if text_pair else str(r["text"]) for r in rows]
     if "label" not in columns:
         return ValidationSet(texts, None, str(path))
