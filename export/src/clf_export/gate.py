@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from clf_export.validation import ValidationSet
+from clf_runtime.prediction import sigmoid
 
 
 def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size: int = 32) -> np.ndarray:
@@ -49,15 +50,11 @@ def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size:
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def decisions(logits: np.ndarray, task: str, thresholds: np.ndarray) -> np.ndarray:
     if task == "single_label":
         return logits.argmax(axis=1)
     if task == "multi_label":
-        return _sigmoid(logits) >= thresholds
+        return sigmoid(logits) >= thresholds
     return logits[:, 0]
 
 

@@ -6,11 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from clf_runtime.prediction import sigmoid
+
 MAIN_METRIC = {"single_label": "accuracy", "multi_label": "f1_micro", "regression": "pearson"}
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarray:
