@@ -99,7 +99,7 @@ def make_optimum(model_dir: Path, int8_file: Path, work: Path):
     from transformers import AutoTokenizer, pipeline
 
     folder = work / "optimum"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name in os.listdir(model_dir):
         if name.endswith((".json", ".txt")):
             shutil.copy(model_dir / name, folder / name)
@@ -121,6 +121,18 @@ def pretokenize(clf, text: str, declared: list[str]) -> dict:
     enc = clf.tokenizer.encode(text)
     fields = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
     return {name: np.array([fields[name]], dtype=np.int64) for name in declared}
+
+
+def optimum_own_int8(raw: Path, work: Path) -> Path:
+    """What a user gets from Optimum alone: ORTQuantizer on the plain export (it fails on fused graphs)."""
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    from clf_export.quantize import detect_target
+
+    config = getattr(AutoQuantizationConfig, detect_target())(is_static=False, per_channel=True)
+    ORTQuantizer.from_pretrained(raw).quantize(save_dir=work / "optimum-own", quantization_config=config)
+    return next((work / "optimum-own").glob("*quantized.onnx"))
 
 
 def build_floor(model_dir: Path, work: Path, levels: tuple[str, ...]) -> dict[str, Path]:
@@ -311,6 +323,7 @@ def main() -> None:
     pipe = make_pipeline(args.model_dir)
     eager = make_eager(args.model_dir)
     optimum = make_optimum(args.model_dir, args.artifact / int8.manifest.variant("int8").file, work)
+    optimum_own = make_optimum(args.model_dir, optimum_own_int8(work / "raw", work), work / "own")
     bare_artifact = make_bare(args.artifact / int8.manifest.variant("int8").file, int8)
     bare_floor = {level: make_bare(path, int8) for level, path in floors.items()}
 
@@ -323,6 +336,7 @@ def main() -> None:
         "transformers pipeline fp32": lambda t: pipe(t, truncation=True),
         "PyTorch eager fp32": eager,
         "Optimum ORTModel int8 pipeline": lambda t: optimum(t, truncation=True),
+        "Optimum ORTModel, own ORTQuantizer int8": lambda t: optimum_own(t, truncation=True),
         "clf_runtime fp32": lambda t: fp32.predict([t]),
         "clf_runtime int8": lambda t: int8.predict([t]),
     }

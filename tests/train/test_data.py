@@ -106,3 +106,11 @@ def test_sample_data_ships_and_loads() -> None:
     assert load(SUPPORT_MULTILABEL).task == "multi_label"
     pairs = load(SUPPORT_PAIRS, text_column="sentence1", pair_column="sentence2", label_column="score")
     assert pairs.task == "regression"
+
+
+def test_auto_method_follows_data_size() -> None:
+    from clf_train.config import AUTO_LORA_MIN_ROWS, resolve_method
+
+    assert resolve_method("auto", 172) == "full"
+    assert resolve_method("auto", AUTO_LORA_MIN_ROWS) == "lora"
+    assert resolve_method("full", 10_000) == "full"

@@ -175,9 +175,11 @@ class TextClassifier:
         n_out = len(self.labels)
         if not items:
             return np.zeros((0, n_out), dtype=np.float32)
+        if len(items) == 1:  # encode() skips the thread pool that encode_batch() dispatches to
+            item = items[0]
+            one = self.tokenizer.encode(item) if isinstance(item, str) else self.tokenizer.encode(*item)
+            return self._run([one])
         encodings = self.tokenizer.encode_batch(items)
-        if len(encodings) == 1:
-            return self._run(encodings)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(items), n_out), dtype=np.float32)

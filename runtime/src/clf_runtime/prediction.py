@@ -2,26 +2,67 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
 class Prediction:
-    """The model's answer for one input.
+    """The model's answer for one input (read-only).
 
     Single-label: `label` and its probability `score`; `scores` maps every label to its probability.
     Multi-label: `labels` at or above the threshold, `score` the highest probability, `scores` all.
     Regression: `value` (and `scores` maps each output name to its value when there are several).
+
+    `scores` is built on first access: a dict of 77 floats per prediction costs more than the rest
+    of the post-processing, and most callers only read `label`.
     """
 
-    label: str | None = None
-    labels: tuple[str, ...] | None = None
-    value: float | None = None
-    score: float | None = None
-    scores: dict[str, float] = field(default_factory=dict)
+    __slots__ = ("_names", "_row", "_scores", "label", "labels", "score", "value")
+
+    def __init__(
+        self,
+        label: str | None = None,
+        labels: tuple[str, ...] | None = None,
+        value: float | None = None,
+        score: float | None = None,
+        scores: dict[str, float] | None = None,
+        *,
+        row: np.ndarray | None = None,
+        names: tuple[str, ...] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "label", label)
+        init(self, "labels", labels)
+        init(self, "value", value)
+        init(self, "score", score)
+        init(self, "_scores", dict(scores) if scores is not None else None)
+        init(self, "_row", row)
+        init(self, "_names", names)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Prediction is read-only")
+
+    @property
+    def scores(self) -> dict[str, float]:
+        if self._scores is None:
+            built = dict(zip(self._names, self._row.tolist())) if self._row is not None else {}
+            object.__setattr__(self, "_scores", built)
+        return self._scores
+
+    def _key(self) -> tuple:
+        return (self.label, self.labels, self.value, self.score, self.scores)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prediction) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # scores is a dict
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{k}={v!r}" for k, v in zip(("label", "labels", "value", "score"), self._key()) if v is not None
+        )
+        return f"Prediction({fields})"
 
     def top(self, k: int) -> list[tuple[str, float]]:
         """The k labels with the highest scores, best first."""
@@ -59,31 +100,24 @@ def to_predictions(
     """Turn a (n, num_labels) array of logits into n predictions."""
     if task == "regression":
         if len(labels) == 1:
-            return [Prediction(value=float(row[0])) for row in logits]
-        return [
-            Prediction(value=float(row[0]), scores=dict(zip(labels, map(float, row), strict=True)))
-            for row in logits
-        ]
+            return [Prediction(value=v) for v in logits[:, 0].tolist()]
+        return [Prediction(value=float(row[0]), row=row, names=labels) for row in logits]
     if task == "multi_label":
         probs = sigmoid(logits.astype(np.float64))
-        out = []
-        for row in probs:
-            chosen = tuple(lab for lab, p, t in zip(labels, row, thresholds, strict=True) if p >= t)
-            out.append(
-                Prediction(
-                    labels=chosen,
-                    score=float(row.max()),
-                    scores=dict(zip(labels, map(float, row), strict=True)),
-                )
+        chosen = probs >= thresholds
+        return [
+            Prediction(
+                labels=tuple(lab for lab, c in zip(labels, pick.tolist(), strict=True) if c),
+                score=float(row.max()),
+                row=row,
+                names=labels,
             )
-        return out
+            for row, pick in zip(probs, chosen, strict=True)
+        ]
     probs = softmax(logits.astype(np.float64))
-    best = probs.argmax(axis=-1)
+    best = probs.argmax(axis=-1).tolist()
+    top = probs[np.arange(len(best)), best].tolist()
     return [
-        Prediction(
-            label=labels[int(b)],
-            score=float(row[b]),
-            scores=dict(zip(labels, map(float, row), strict=True)),
-        )
-        for row, b in zip(probs, best, strict=True)
+        Prediction(label=labels[b], score=p, row=row, names=labels)
+        for row, b, p in zip(probs, best, top, strict=True)
     ]

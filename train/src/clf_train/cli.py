@@ -119,12 +119,18 @@ def print_result(result: Any) -> None:
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @data_options
-@click.option("--method", type=click.Choice(METHODS), default="full", show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="auto: full fine-tuning below 2,000 training rows, LoRA from there (what measured best).",
+)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=TRAINED_DIR, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of an interrupted run.")
 @click.pass_context
 def main(ctx: click.Context, **kw: Any) -> None:
-    """Fine-tune a text classifier (default: the sample data, all-MiniLM-L6-v2, full fine-tuning).
+    """Fine-tune a text classifier (default: the sample data and all-MiniLM-L6-v2).
 
     Use `clf-train compare` to train the same data three ways and compare.
     """

@@ -8,7 +8,19 @@ from pathlib import Path
 from clf_runtime.defaults import TRAINED_DIR
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-METHODS = ("full", "lora")
+METHODS = ("auto", "full", "lora")
+# `auto` picks the method that won in our measurements for the data size: full fine-tuning on the
+# 172-row sample data (val. accuracy 1.00 vs 0.80 for LoRA), LoRA on Banking77's 10,003 rows
+# (test accuracy 93.1 vs 92.5, in about half the time). The cut lies between those two points.
+AUTO_LORA_MIN_ROWS = 2000
+
+
+def resolve_method(method: str, train_rows: int) -> str:
+    if method != "auto":
+        return method
+    return "lora" if train_rows >= AUTO_LORA_MIN_ROWS else "full"
+
+
 TASK_CHOICES = ("auto", "single-label", "multi-label", "regression")
 
 
@@ -23,7 +35,7 @@ class TrainConfig:
     label_separator: str = ";"
     task: str = "auto"
     model: str = DEFAULT_MODEL
-    method: str = "full"
+    method: str = "auto"
     output: Path = TRAINED_DIR
     max_length: int = 128
     epochs: float = 5.0
