@@ -145,3 +145,17 @@ def test_cuda_session_keeps_cpu_fallback() -> None:
 
     assert session_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert session_providers("coreml")[-1] == "CPUExecutionProvider"
+
+
+def test_long_inputs_get_smaller_batches() -> None:
+    from clf_runtime.classifier import MAX_BATCH_COST, _batches
+
+    lengths = np.array([10] * 40 + [256] * 20)
+    order = np.argsort(lengths, kind="stable")
+    batches = _batches(order, lengths, batch_size=32)
+    assert [len(b) for b in batches[:2]] == [32, 8]  # short texts: full batches
+    long_sizes = {len(b) for b in batches if lengths[b[-1]] == 256}
+    assert max(long_sizes) * 256 * 256 <= MAX_BATCH_COST
+    assert sorted(np.concatenate(batches).tolist()) == list(range(60))
+    huge = _batches(np.array([0]), np.array([10_000]), batch_size=32)
+    assert [len(b) for b in huge] == [1]  # a single over-budget input still runs

@@ -47,6 +47,29 @@ def _pad_id(tokenizer: Tokenizer) -> int:
     return 0
 
 
+# Attention memory grows with batch x length^2: 32 texts of 256 tokens took 435 MiB of activations
+# on MiniLM. A batch may hold at most this many length^2 units (32 texts of 128 tokens), so long
+# inputs run in smaller batches and memory stays bounded whatever the input.
+MAX_BATCH_COST = 32 * 128 * 128
+
+
+def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Split indices sorted by length into batches of at most batch_size and MAX_BATCH_COST."""
+    batches = []
+    start = 0
+    n = len(order)
+    while start < n:
+        end = start + 1
+        while end < n and end - start < batch_size:
+            longest = int(lengths[order[end]])  # sorted ascending: the newcomer is the longest
+            if (end - start + 1) * longest * longest > MAX_BATCH_COST:
+                break
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches
+
+
 class TextClassifier:
     """A loaded clf model. Safe to call from several threads at once."""
 
@@ -183,8 +206,7 @@ class TextClassifier:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(items), n_out), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in _batches(order, lengths, batch_size):
             out[idx] = self._run([encodings[i] for i in idx])
         return out
 
