@@ -117,12 +117,6 @@ def make_bare(onnx_file: Path, clf) -> Callable[[dict], object]:
     return lambda feed: session.run(output, feed)
 
 
-def pretokenize(clf, text: str, declared: list[str]) -> dict:
-    enc = clf.tokenizer.encode(text)
-    fields = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
-    return {name: np.array([fields[name]], dtype=np.int64) for name in declared}
-
-
 def optimum_own_int8(raw: Path, work: Path) -> Path:
     """What a user gets from Optimum alone: ORTQuantizer on the plain export (it fails on fused graphs)."""
     from optimum.onnxruntime import ORTQuantizer
@@ -326,7 +320,6 @@ def main() -> None:
 
     int8 = TextClassifier.load(args.artifact, provider="cpu", precision="int8")
     fp32 = TextClassifier.load(args.artifact, provider="cpu", precision="fp32")
-    declared = [i.name for i in int8.session.get_inputs()]
     texts, labels = read_texts(args.data, args.text_column, args.label_column, 100000)
 
     floors = build_floor(args.model_dir, work, tuple(args.floor_levels.split(",")))
@@ -354,7 +347,7 @@ def main() -> None:
     on_feed.update({f"bare session int8 ({level} fused)": fn for level, fn in bare_floor.items()})
     latency = {}
     for input_name, items in inputs.items():
-        feeds = [pretokenize(int8, t, declared) for t in items]
+        feeds = [int8.model_inputs([t]) for t in items]
         calls = {name: cycling(fn, items) for name, fn in on_text.items()}
         calls.update({name: cycling(fn, feeds) for name, fn in on_feed.items()})
         latency[input_name] = interleaved(calls, args.rounds, args.per_round, warmup=20)

@@ -159,3 +159,17 @@ def test_long_inputs_get_smaller_batches() -> None:
     assert sorted(np.concatenate(batches).tolist()) == list(range(60))
     huge = _batches(np.array([0]), np.array([10_000]), batch_size=32)
     assert [len(b) for b in huge] == [1]  # a single over-budget input still runs
+
+
+def test_model_inputs_feed_only_declared_inputs() -> None:
+    bert = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
+    feed = bert.model_inputs(["refund please", "a much longer text about a refund please"])
+    assert set(feed) == {"input_ids", "attention_mask", "token_type_ids"}
+    assert feed["input_ids"].shape == feed["attention_mask"].shape and feed["input_ids"].shape[0] == 2
+    assert feed["attention_mask"][0].sum() < feed["attention_mask"][1].sum()  # padding is masked
+    out = bert.session.run(None, feed)[0]
+    np.testing.assert_allclose(
+        out, bert.logits(["refund please", "a much longer text about a refund please"]), atol=1e-5
+    )
+    pair = TextClassifier.load(fixture_path("tiny-pair"), provider="cpu")
+    assert set(pair.model_inputs([("a", "b")])) == {"input_ids", "attention_mask"}

@@ -123,13 +123,6 @@ def _validation_set(config: ExportConfig, src: SourceModel) -> ValidationSet:
     return load_validation(path, src.task, src.labels, src.text_pair, config.validation_limit)
 
 
-def _calibration_feeds(clf: TextClassifier, texts: list[Any]) -> list[dict[str, Any]]:
-    feeds = []
-    for enc in clf.tokenizer.encode_batch(texts):
-        feeds.append({name: np.array([getattr(enc, attr)], dtype=np.int64) for name, attr in clf._feeds})
-    return feeds
-
-
 def _latency_ms(folder: Path, precision: str, text: Any, runs: int) -> float:
     clf = TextClassifier.load(folder, provider="cpu", precision=precision, verify=False)
     for _ in range(5):
@@ -174,7 +167,8 @@ def export(config: ExportConfig) -> ExportResult:
             else:
                 probe = _manifest(src, inputs, [variants[0]], {"cpu": "fp32"})
                 write_manifest(tmp, probe)
-                feeds = _calibration_feeds(TextClassifier.load(tmp, provider="cpu"), calibration or [])
+                probe_clf = TextClassifier.load(tmp, provider="cpu")
+                feeds = [probe_clf.model_inputs([text]) for text in calibration or []]
                 quant_info = quantize.quantize_int8_static(
                     work / "raw" / "model.onnx", dest, feeds, config.per_channel, len(feeds)
                 )

@@ -229,18 +229,28 @@ class TextClassifier:
                 )
         return items
 
-    def _run(self, encodings: list[Encoding]) -> np.ndarray:
+    def model_inputs(self, texts: TextInput | Sequence[TextInput]) -> dict[str, np.ndarray]:
+        """The padded int64 arrays the ONNX graph declares, for `texts` as one batch.
+
+        For callers that drive the session themselves (calibration, benchmarks of the bare session).
+        """
+        items = self._check_inputs(texts)
+        return self._feed(self.tokenizer.encode_batch(items))
+
+    def _feed(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
         if len(encodings) == 1:
             e = encodings[0]
-            feed = {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr in self._feeds}
-        else:
-            width = max(len(e.ids) for e in encodings)
-            feed = {}
-            for name, attr in self._feeds:
-                fill = self._pad_id if attr == "ids" else 0
-                arr = np.full((len(encodings), width), fill, dtype=np.int64)
-                for row, e in enumerate(encodings):
-                    values = getattr(e, attr)
-                    arr[row, : len(values)] = values
-                feed[name] = arr
-        return self.session.run(self._output, feed)[0]
+            return {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr in self._feeds}
+        width = max(len(e.ids) for e in encodings)
+        feed = {}
+        for name, attr in self._feeds:
+            fill = self._pad_id if attr == "ids" else 0
+            arr = np.full((len(encodings), width), fill, dtype=np.int64)
+            for row, e in enumerate(encodings):
+                values = getattr(e, attr)
+                arr[row, : len(values)] = values
+            feed[name] = arr
+        return feed
+
+    def _run(self, encodings: list[Encoding]) -> np.ndarray:
+        return self.session.run(self._output, self._feed(encodings))[0]
