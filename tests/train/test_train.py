@@ -160,3 +160,32 @@ def test_unknown_method_and_model(tiny_models, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot load model 'no-such-org/no-such-model'"):  # offline in tests
         train(config(Path("no-such-org/no-such-model"), tmp_path / "o", data=SUPPORT_TRAIN))
     assert not (tmp_path / "o").exists()
+
+
+def test_class_weights_and_head_learning_rate(tiny_models, tmp_path: Path, monkeypatch) -> None:
+    import clf_train.training as training
+
+    seen = {}
+    real = training._make_trainer
+
+    def spy(*args, **kwargs):
+        trainer = real(*args, **kwargs)
+        trainer.create_optimizer()
+        seen["lrs"] = sorted(g["lr"] for g in trainer.optimizer.param_groups)
+        seen["weights"] = training._loss_weights(args[2], args[3])
+        return trainer
+
+    monkeypatch.setattr(training, "_make_trainer", spy)
+    cfg = config(
+        tiny_models["bert"],
+        tmp_path / "out",
+        data=SUPPORT_TRAIN,
+        max_steps=4,
+        class_weights="balanced",
+        head_learning_rate=5e-3,
+    )
+    result = train(cfg)
+    assert seen["lrs"] == [1e-3, 5e-3]
+    weights = seen["weights"].tolist()
+    assert len(weights) == 4 and all(w > 0 for w in weights)
+    assert result.loss_history

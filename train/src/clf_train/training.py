@@ -126,7 +126,7 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
             return (loss, outputs) if return_outputs else loss
 
         def create_optimizer(self):
-            if config.head_learning_rate is None:
+            if config.head_learning_rate is None or self.optimizer is not None:
                 return super().create_optimizer()
             head, body = [], []
             for name, p in self.model.named_parameters():
