@@ -8,13 +8,16 @@ import sys
 import zipfile
 from pathlib import Path
 
-import tomllib
 
 ROOT = Path(__file__).parent.parent
 RUNTIME_DEPS = {"onnxruntime", "tokenizers", "numpy", "click"}
 
 
 def project(part: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
     return tomllib.loads((ROOT / part / "pyproject.toml").read_text())["project"]
 
 
