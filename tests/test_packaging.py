@@ -8,7 +8,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-
 ROOT = Path(__file__).parent.parent
 RUNTIME_DEPS = {"onnxruntime", "tokenizers", "numpy", "click"}
 
