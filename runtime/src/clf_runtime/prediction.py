@@ -92,7 +92,8 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    e = np.exp(-np.abs(x))  # never overflows: exp of a non-positive number
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _softmax_row(row: list[float]) -> list[float]:
