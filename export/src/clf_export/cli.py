@@ -90,7 +90,6 @@ def main(
     force: bool,
 ) -> None:
     """Export MODEL_DIR (default ./clf-trained) to a checked clf artifact (default ./clf-model)."""
-    _quiet()
     with user_errors():
         from clf_export.pipeline import ExportConfig, export
 

@@ -123,8 +123,7 @@ def _validation_set(config: ExportConfig, src: SourceModel) -> ValidationSet:
     return load_validation(path, src.task, src.labels, src.text_pair, config.validation_limit)
 
 
-def _latency_ms(folder: Path, precision: str, text: Any, runs: int) -> float:
-    clf = TextClassifier.load(folder, provider="cpu", precision=precision, verify=False)
+def _latency_ms(clf: TextClassifier, text: Any, runs: int) -> float:
     for _ in range(5):
         clf.logits([text])
     times = []
@@ -190,10 +189,11 @@ def export(config: ExportConfig) -> ExportResult:
         reference = gate.torch_logits(src.path, data.texts, src.max_length)
         thresholds = np.asarray(src.thresholds) if src.thresholds else np.full(len(src.labels), 0.5)
         checks = {}
+        loaded: dict[str, TextClassifier] = {}
         for v in variants:
             if v.precision == "fp16":
                 continue  # checked below only where a provider runs it
-            clf = TextClassifier.load(tmp, provider="cpu", precision=v.precision)
+            clf = loaded[v.precision] = TextClassifier.load(tmp, provider="cpu", precision=v.precision)
             logits = clf.logits(data.texts)
             checks[v.precision] = gate.check_variant(
                 v.precision, logits, reference, data, src.task, src.labels, thresholds
@@ -204,7 +204,7 @@ def export(config: ExportConfig) -> ExportResult:
 
         sizes = {v.precision: (tmp / v.file).stat().st_size for v in variants}
         text = data.texts[0] if data.texts else "hello"
-        latency = {p: _latency_ms(tmp, p, text, config.latency_runs) for p in checks}
+        latency = {p: _latency_ms(clf, text, config.latency_runs) for p, clf in loaded.items()}
         metrics = {
             "train": src.train_metrics,
             "export": {

@@ -5,10 +5,21 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
+from clf_runtime.defaults import MODEL_ENV
 from clf_runtime.errors import ClfError
+
+#: The --model option of every runtime command (None means $CLF_MODEL, else ./clf-model).
+model_option = click.option(
+    "--model",
+    "-m",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Artifact folder from clf-export. Default: ${MODEL_ENV}, else ./clf-model.",
+)
 
 
 @contextlib.contextmanager

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from clf_runtime import providers
-from clf_runtime.cli import user_errors
-from clf_runtime.defaults import MODEL_ENV, default_model_dir
+from clf_runtime.cli import model_option, user_errors
+from clf_runtime.defaults import default_model_dir
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,7 @@ def render(results: list[dict]) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--model",
-    "-m",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=f"Artifact folder. Default: ${MODEL_ENV}, else ./clf-model.",
-)
+@model_option
 @click.option(
     "--provider",
     "provider_names",

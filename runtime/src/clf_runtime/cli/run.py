@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from clf_runtime import providers
-from clf_runtime.cli import user_errors
-from clf_runtime.defaults import MODEL_ENV, default_model_dir
+from clf_runtime.cli import model_option, user_errors
+from clf_runtime.defaults import default_model_dir
 from clf_runtime.formats import FORMATS
 
 
@@ -77,13 +77,7 @@ def run(config: RunConfig) -> int:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("file", type=str)
-@click.option(
-    "--model",
-    "-m",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=f"Artifact folder from clf-export. Default: ${MODEL_ENV}, else ./clf-model.",
-)
+@model_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Show the k best labels.")
 @click.option(
