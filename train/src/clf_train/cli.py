@@ -17,7 +17,7 @@ import click
 
 from clf_runtime.cli import user_errors
 from clf_runtime.defaults import TRAINED_DIR
-from clf_train.config import DEFAULT_MODEL, METHODS, TASK_CHOICES, TrainConfig
+from clf_train.config import DEFAULT_MODEL, METHODS, REPORT_TO, TASK_CHOICES, TrainConfig
 
 
 def _quiet() -> None:
@@ -86,6 +86,12 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lora-alpha", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.1, show_default=True),
         click.option("--lora-targets", default=None, help="Comma-separated module names (default: peft's)."),
+        click.option(
+            "--report-to",
+            type=click.Choice(REPORT_TO),
+            multiple=True,
+            help="Also log to an experiment tracker (the Trainer's own integration; install it first).",
+        ),
         click.option("--max-steps", type=int, default=-1, hidden=True),
     ]
     return functools.reduce(lambda acc, opt: opt(acc), reversed(options), f)
@@ -95,8 +101,10 @@ def make_config(**kw: Any) -> TrainConfig:
     targets = kw.pop("lora_targets")
     weights = kw.pop("class_weights")
     patience = kw.pop("patience")
+    report_to = tuple(kw.pop("report_to") or ())
     return TrainConfig(
         **kw,
+        report_to=report_to,
         lora_targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
         class_weights=None if weights == "none" else weights,
         patience=patience or None,

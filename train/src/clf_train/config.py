@@ -22,6 +22,10 @@ def resolve_method(method: str, train_rows: int) -> str:
 
 
 TASK_CHOICES = ("auto", "single-label", "multi-label", "regression")
+# Multi-label losses: plain BCE; BCE with pos_weight = negatives/positives per label clipped to 1..30
+# ("weighted"); the square root of that ratio clipped to 1..10 ("sqrt-weighted").
+REPORT_TO = ("tensorboard", "mlflow", "wandb")
+MULTI_LABEL_LOSSES = ("bce", "weighted", "sqrt-weighted")
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,11 @@ class TrainConfig:
     lora_dropout: float = 0.1
     lora_targets: tuple[str, ...] | None = None  # None: peft's default for the architecture
     resume: bool = False
+    multi_label_loss: str = "weighted"
     tune_thresholds: bool = True  # multi-label: per-label thresholds chosen on validation
     max_steps: int = -1  # for tests and smoke runs
     progress: bool = True
+    report_to: tuple[str, ...] = ()  # the Trainer's integrations: tensorboard, mlflow, wandb
 
     @property
     def lr(self) -> float:

@@ -57,10 +57,11 @@ def multi_label(logits: np.ndarray, y: np.ndarray, thresholds: np.ndarray, names
         "subset_accuracy": float(accuracy_score(y, pred)),
         "distinct_predicted_label_sets": len({tuple(r) for r in pred.tolist()}),
     }
-    try:
-        out["roc_auc_macro"] = float(roc_auc_score(y, probs, average="macro"))
-    except ValueError:  # a label with only one class in this split
-        out["roc_auc_macro"] = None
+    # ROC-AUC over the labels with both classes in this split: one without positives has none.
+    both = (y.min(axis=0) == 0) & (y.max(axis=0) == 1)
+    auc = roc_auc_score(y[:, both], probs[:, both], average="macro") if both.any() else None
+    out["roc_auc_macro"] = None if auc is None else float(auc)
+    out["roc_auc_labels"] = int(both.sum())
     out["per_label_f1"] = dict(
         zip(names, map(float, f1_score(y, pred, average=None, zero_division=0)), strict=True)
     )
@@ -84,21 +85,10 @@ def regression(pred: np.ndarray, y: np.ndarray) -> dict:
 
 
 def tune_thresholds(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per label, the threshold in a grid that maximizes that label's F1 on validation."""
-    probs = sigmoid(logits)
-    grid = np.linspace(0.05, 0.95, 19)
-    best = np.full(y.shape[1], 0.5)
-    for j in range(y.shape[1]):
-        if y[:, j].sum() == 0:
-            continue  # no positives to tune on: keep 0.5
-        scores = []
-        for t in grid:
-            p = probs[:, j] >= t
-            tp = float((p & (y[:, j] == 1)).sum())
-            denom = float(p.sum() + y[:, j].sum())
-            scores.append(2 * tp / denom if denom else 0.0)
-        best[j] = grid[int(np.argmax(scores))]
-    return best
+    """Per-label thresholds for micro-F1, shrunk toward one global threshold (clf_train.thresholds)."""
+    from clf_train.thresholds import tune
+
+    return tune(sigmoid(logits), y)
 
 
 def compute(

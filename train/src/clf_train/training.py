@@ -43,6 +43,8 @@ class TrainResult:
     thresholds: list[float] | None = None
     loss_history: list[float] | None = None  # training loss at each logging step
     resumed_from: str | None = None  # checkpoint folder the run continued from
+    validation_logits: np.ndarray | None = None  # of the saved model, for sweeps and analysis
+    test_logits: np.ndarray | None = None
 
 
 def forward_inputs(model: Any) -> set[str]:
@@ -90,10 +92,14 @@ def _loss_weights(data: TaskData, config: TrainConfig):  # -> torch.Tensor | Non
 
     y = M.label_ids(data.train.labels, data.task, data.label_names)
     if data.task == "multi_label":
+        if config.multi_label_loss == "bce":
+            return None
         # Rare labels would otherwise be learnt as "always absent" (the collapse seen with plain BCE).
         pos = y.sum(axis=0)
-        neg = len(y) - pos
-        return torch.tensor(np.clip(neg / np.maximum(pos, 1), 1.0, 30.0), dtype=torch.float32)
+        ratio = (len(y) - pos) / np.maximum(pos, 1)
+        if config.multi_label_loss == "sqrt-weighted":
+            return torch.tensor(np.clip(np.sqrt(ratio), 1.0, 10.0), dtype=torch.float32)
+        return torch.tensor(np.clip(ratio, 1.0, 30.0), dtype=torch.float32)
     if data.task == "single_label" and config.class_weights == "balanced":
         counts = np.bincount(y, minlength=len(data.label_names)).astype(np.float64)
         weights = len(y) / (len(counts) * np.maximum(counts, 1))
@@ -166,14 +172,14 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
         logging_steps=1 if config.max_steps > 0 else 500,
         seed=config.seed,
         data_seed=config.seed,
-        report_to=[],
+        report_to=list(config.report_to),
         disable_tqdm=not config.progress,
         dataloader_num_workers=0,
         save_safetensors=True,
     )
     callbacks = [EarlyStoppingCallback(config.patience)] if config.patience else []
     keep = forward_inputs(model)
-    return ClfTrainer(
+    trainer = ClfTrainer(
         model=model,
         args=args,
         train_dataset=EncodedSplit(
@@ -186,6 +192,14 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
+    if config.progress:  # one bar and a line per epoch instead of the Trainer's log dictionaries
+        from transformers.trainer_callback import ProgressCallback
+
+        from clf_train.progress import EpochLines
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(EpochLines(main))
+    return trainer
 
 
 def predict_logits(model, tokenizer, split: Split, max_length: int, batch_size: int = 64) -> np.ndarray:
@@ -283,7 +297,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
                 "tuned": M.compute(logits, data.validation.labels, data.task, data.label_names, thresholds),
                 "note": "tuned thresholds are chosen on this same validation split: optimistic",
             }
-        test_metrics = None
+        test_metrics, test_logits = None, None
         if data.test is not None:
             test_logits = predict_logits(model, tokenizer, data.test, config.max_length)
             test_metrics = M.compute(test_logits, data.test.labels, data.task, data.label_names, thresholds)
@@ -330,6 +344,8 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
         thresholds=thresholds.tolist() if thresholds is not None else None,
         loss_history=[e["loss"] for e in trainer.state.log_history if "loss" in e],
         resumed_from=Path(resume_from).name if resume_from else None,
+        validation_logits=logits,
+        test_logits=test_logits if data.test is not None else None,
     )
 
 

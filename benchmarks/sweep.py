@@ -1,0 +1,232 @@
+"""The training-recipe sweep behind clf-train's defaults (not a test: hours on 2 CPU cores).
+
+Trains the default base model on several real data sets with a few candidate recipes and appends
+one JSON line per run (data set, recipe, validation and test metric, time) to --out. Validation is
+the default 10% split of the training rows, as a user without --validation gets; the test metric
+comes from each set's own test split, which neither checkpoint selection nor thresholds saw.
+For multi-label runs the validation and test logits are saved too (--logits), so threshold
+strategies can be compared afterwards without retraining (benchmarks/thresholds.py).
+
+    python benchmarks/sweep.py --data-root ../shared/data --out benchmarks/results/sweep.jsonl \
+        --jobs 2 [--only 'b77-2k:*'] [--list]
+
+Data sets: the sample data; Banking77 (2,000 / 4,000 / all 10,003 rows; test split); 20 Newsgroups
+(2,000 / 4,000 rows; first 2,000 test rows); GoEmotions (2,000 / 4,000 rows; measured on dev);
+"b77-multi": Banking77 messages joined one to three at a time, labelled with the union of their
+intents (77 labels, long-tailed), 2,000 rows, tested on 1,000 rows built the same way from the test
+split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+# name -> TrainConfig overrides. "full-2e-4" and "lora-1e-3" are the defaults the sweep started from.
+RECIPES: dict[str, dict] = {
+    "full-2e-4": {"method": "full", "learning_rate": 2e-4},
+    "full-1e-4": {"method": "full", "learning_rate": 1e-4},
+    "full-2e-4-e10": {"method": "full", "learning_rate": 2e-4, "epochs": 10.0, "patience": 3},
+    "lora-1e-3": {"method": "lora", "learning_rate": 1e-3},
+    "lora-all-r16-1e-3": {
+        "method": "lora",
+        "learning_rate": 1e-3,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "lora_targets": ("query", "key", "value", "output.dense", "intermediate.dense"),
+    },
+}
+# Multi-label only: the loss choices, each with the two methods' default recipe.
+LOSS_RECIPES: dict[str, dict] = {
+    f"{base}+{loss}": {**RECIPES[base], "multi_label_loss": loss}
+    for base in ("full-2e-4", "lora-1e-3")
+    for loss in ("bce", "sqrt-weighted")
+}
+
+DATASETS = {
+    # name: (folder, train file, test file, label column, rows or None, test rows or None)
+    "sample": None,
+    "b77-full": ("banking77", "train.csv", "test.csv", "category", None, None),
+    "b77-4k": ("banking77", "train.csv", "test.csv", "category", 4000, None),
+    "b77-2k": ("banking77", "train.csv", "test.csv", "category", 2000, None),
+    "ng-4k": ("20newsgroups", "train.csv", "test.csv", "label", 4000, 2000),
+    "ng-2k": ("20newsgroups", "train.csv", "test.csv", "label", 2000, 2000),
+    "ge-4k": ("goemotions", "train.csv", "dev.csv", "labels", 4000, None),
+    "ge-2k": ("goemotions", "train.csv", "dev.csv", "labels", 2000, None),
+    "b77-multi": ("banking77", "train.csv", "test.csv", "category", 2000, 1000),
+}
+MULTI_LABEL = {"ge-4k", "ge-2k", "b77-multi"}
+
+
+def runs(only: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for dataset in DATASETS:
+        recipes = list(RECIPES) + (list(LOSS_RECIPES) if dataset in MULTI_LABEL else [])
+        for recipe in recipes:
+            key = f"{dataset}:{recipe}"
+            if not only or any(fnmatch.fnmatch(key, p) for p in only):
+                out.append((dataset, recipe))
+    # Longest first, so parallel jobs finish together.
+    return sorted(out, key=lambda r: (r[0] != "b77-full", "e10" not in r[1]))
+
+
+def _joined(df, label_column: str, rows: int, seed: int):
+    """Banking77 messages joined 1-3 at a time; the labels are the union of their intents."""
+    import pandas as pd
+
+    rng = random.Random(seed)
+    texts, labels = df["text"].tolist(), df[label_column].tolist()
+    out = []
+    for _ in range(rows):
+        picks = rng.sample(range(len(texts)), rng.choice((1, 1, 2, 3)))
+        joined = " ".join(texts[i] for i in picks)
+        out.append({"text": joined, "labels": ";".join(sorted({labels[i] for i in picks}))})
+    return pd.DataFrame(out)
+
+
+def prepare(dataset: str, root: Path, tmp: Path) -> tuple[Path, Path, str]:
+    """Writes the training rows and test rows of a data set; returns (train, test, label column)."""
+    import pandas as pd
+
+    if dataset == "sample":
+        from clf_train.sample_data import SUPPORT_TEST, SUPPORT_TRAIN
+
+        return SUPPORT_TRAIN, SUPPORT_TEST, "label"
+    folder, train_file, test_file, label, rows, test_rows = DATASETS[dataset]
+    train = pd.read_csv(root / folder / train_file)
+    test = pd.read_csv(root / folder / test_file)
+    if dataset == "b77-multi":
+        train, test, label = _joined(train, label, rows, 0), _joined(test, label, test_rows, 1), "labels"
+    else:
+        train = train.head(rows) if rows else train
+        test = test.head(test_rows) if test_rows else test
+    train_path, test_path = tmp / f"{dataset}-train.csv", tmp / f"{dataset}-test.csv"
+    train.to_csv(train_path, index=False)
+    test.to_csv(test_path, index=False)
+    return train_path, test_path, label
+
+
+def _known_labels_only(split, names):
+    """Test rows keep only labels seen in training (a subset can miss a rare one)."""
+    from clf_train.data import Split
+
+    known = set(names)
+    if split.labels and isinstance(split.labels[0], list):
+        return Split(split.texts, split.pairs, [[x for x in v if x in known] for v in split.labels])
+    keep = [i for i, v in enumerate(split.labels) if v in known]
+    return Split([split.texts[i] for i in keep], None, [split.labels[i] for i in keep])
+
+
+def run_one(dataset: str, recipe: str, root: Path, logits_dir: Path | None, model: str | None) -> dict:
+    import numpy as np
+
+    from clf_train import metrics as M
+    from clf_train.config import TrainConfig
+    from clf_train.data import TaskData, load_split, load_task_data
+    from clf_train.training import train
+
+    overrides = {**RECIPES, **LOSS_RECIPES}[recipe]
+    with tempfile.TemporaryDirectory() as tmp:
+        train_path, test_path, label = prepare(dataset, root, Path(tmp))
+        base = TrainConfig(data=train_path, label_column=label, output=Path(tmp) / "out", progress=False)
+        if model:
+            base = TrainConfig(**{**base.__dict__, "model": model})
+        smoke = {"max_steps": int(os.environ["SWEEP_MAX_STEPS"])} if "SWEEP_MAX_STEPS" in os.environ else {}
+        config = TrainConfig(**{**base.__dict__, **overrides, **smoke})
+        data = load_task_data(
+            train_path, None, "text", label, None, "auto", ";", config.validation_split, config.seed
+        )
+        test, _ = load_split(test_path, "text", label, None, data.task, ";")
+        data = TaskData(
+            data.task,
+            data.label_names,
+            data.train,
+            data.validation,
+            _known_labels_only(test, data.label_names),
+        )
+        start = time.perf_counter()
+        result = train(config, data)
+        seconds = time.perf_counter() - start
+    main = M.MAIN_METRIC[data.task]
+    validation = result.metrics.get("tuned", result.metrics)
+    row = {
+        "dataset": dataset,
+        "recipe": recipe,
+        "task": data.task,
+        "train_rows": len(data.train),
+        "labels": len(data.label_names),
+        "metric": main,
+        "validation": validation[main],
+        "test": result.test_metrics[main],
+        "train_seconds": round(result.train_seconds, 1),
+        "total_seconds": round(seconds, 1),
+        "epochs_logged": len(result.loss_history or []),
+    }
+    if data.task == "multi_label":
+        at_half = M.compute(result.test_logits, data.test.labels, data.task, data.label_names)
+        row["test_at_0.5"] = at_half[main]
+        if logits_dir is not None:
+            logits_dir.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(
+                logits_dir / f"{dataset}__{recipe}.npz",
+                val_logits=result.validation_logits,
+                val_y=M.label_ids(data.validation.labels, data.task, data.label_names),
+                test_logits=result.test_logits,
+                test_y=M.label_ids(data.test.labels, data.task, data.label_names),
+            )
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/sweep.jsonl"))
+    ap.add_argument("--logits", type=Path, default=None, help="folder for multi-label logits (.npz)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (one process each)")
+    ap.add_argument("--only", action="append", default=[], help="glob on DATASET:RECIPE; repeatable")
+    ap.add_argument("--model", default=None, help="base model folder (default: clf-train's default)")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--one", nargs=2, metavar=("DATASET", "RECIPE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        row = run_one(*args.one, args.data_root, args.logits, args.model)
+        print("RESULT " + json.dumps(row), flush=True)
+        return
+    todo = runs(args.only)
+    if args.list:
+        print("\n".join(f"{d}:{r}" for d, r in todo))
+        return
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def launch(run: tuple[str, str]) -> None:
+        cmd = [sys.executable, __file__, "--one", *run, "--data-root", str(args.data_root)]
+        if args.logits:
+            cmd += ["--logits", str(args.logits)]
+        if args.model:
+            cmd += ["--model", args.model]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            row = {"dataset": run[0], "recipe": run[1], "error": (proc.stderr or "")[-600:]}
+        else:
+            row = json.loads(lines[-1][len("RESULT ") :])
+        with open(args.out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row)[:300], flush=True)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(launch, todo))
+
+
+if __name__ == "__main__":
+    main()
