@@ -45,10 +45,18 @@ RECIPES: dict[str, dict] = {
         "lora_targets": ("query", "key", "value", "output.dense", "intermediate.dense"),
     },
 }
+
+RECIPES.update(
+    {
+        "lora-all-r16-1e-3-e10": {**RECIPES["lora-all-r16-1e-3"], "epochs": 10.0, "patience": 3},
+        "lora-all-r16-2e-3": {**RECIPES["lora-all-r16-1e-3"], "learning_rate": 2e-3},
+        "lora-all-r16-1e-3-L256": {**RECIPES["lora-all-r16-1e-3"], "max_length": 256},
+    }
+)
 # Multi-label only: the loss choices, each with the two methods' default recipe.
 LOSS_RECIPES: dict[str, dict] = {
     f"{base}+{loss}": {**RECIPES[base], "multi_label_loss": loss}
-    for base in ("full-2e-4", "lora-1e-3")
+    for base in ("full-2e-4", "lora-1e-3", "lora-all-r16-1e-3")
     for loss in ("bce", "sqrt-weighted")
 }
 

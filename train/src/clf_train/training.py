@@ -147,7 +147,18 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions
         logits = logits[0] if isinstance(logits, tuple) else logits
-        values = M.compute(logits, data.validation.labels, data.task, data.label_names, full=False)
+        thresholds = None
+        if data.task == "multi_label":
+            # Select checkpoints by micro-F1 at the best single threshold, not at 0.5: early in
+            # training no probability reaches 0.5, and early stopping would end the run there.
+            from clf_runtime.prediction import sigmoid
+            from clf_train.thresholds import global_threshold
+
+            y = M.label_ids(data.validation.labels, data.task, data.label_names)
+            thresholds = np.full(len(data.label_names), global_threshold(sigmoid(logits), y))
+        values = M.compute(
+            logits, data.validation.labels, data.task, data.label_names, thresholds, full=False
+        )
         return {k: v for k, v in values.items() if isinstance(v, float)}
 
     args = TrainingArguments(
