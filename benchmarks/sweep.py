@@ -194,6 +194,29 @@ def run_one(dataset: str, recipe: str, root: Path, logits_dir: Path | None, mode
     return row
 
 
+def table(paths: list[Path]) -> str:
+    """Markdown: one row per data set, one column per recipe (test metric), later files win."""
+    cells: dict[str, dict[str, float]] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if "error" not in row:
+                cells.setdefault(row["dataset"], {})[row["recipe"]] = row["test"]
+    recipes = [r for r in {**RECIPES, **LOSS_RECIPES} if any(r in v for v in cells.values())]
+    out = ["| data set | " + " | ".join(recipes) + " |", "|---|" + "---|" * len(recipes)]
+    for dataset in (d for d in DATASETS if d in cells):
+        best = max(cells[dataset].values())
+        marks = [
+            "-"
+            if r not in cells[dataset]
+            else f"{'**' if cells[dataset][r] == best else ''}"
+            f"{cells[dataset][r]:.3f}{'**' if cells[dataset][r] == best else ''}"
+            for r in recipes
+        ]
+        out.append(f"| {dataset} | " + " | ".join(marks) + " |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
@@ -203,12 +226,16 @@ def main() -> None:
     ap.add_argument("--only", action="append", default=[], help="glob on DATASET:RECIPE; repeatable")
     ap.add_argument("--model", default=None, help="base model folder (default: clf-train's default)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--table", nargs="+", type=Path, metavar="JSONL", help="print the results as markdown")
     ap.add_argument("--one", nargs=2, metavar=("DATASET", "RECIPE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         row = run_one(*args.one, args.data_root, args.logits, args.model)
         print("RESULT " + json.dumps(row), flush=True)
+        return
+    if args.table:
+        print(table(args.table))
         return
     todo = runs(args.only)
     if args.list:

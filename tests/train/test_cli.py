@@ -18,7 +18,7 @@ def test_train_cli_writes_report(tiny_models, tmp_path: Path, monkeypatch) -> No
     assert result.exit_code == 0, result.output
     assert "saved clf-trained" in result.output and "test: accuracy" in result.output
     metrics = json.loads((tmp_path / "clf-trained" / "metrics.json").read_text())
-    assert metrics["summary"]["method"] == "full"
+    assert metrics["summary"]["method"] == "lora"  # what `auto` means (README: how defaults were chosen)
     assert len(metrics["test"]["confusion_matrix"]) == 4
 
 

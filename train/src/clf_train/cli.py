@@ -17,7 +17,9 @@ import click
 
 from clf_runtime.cli import user_errors
 from clf_runtime.defaults import TRAINED_DIR
-from clf_train.config import DEFAULT_MODEL, METHODS, REPORT_TO, TASK_CHOICES, TrainConfig
+from clf_train.config import AUTO, DEFAULT_MODEL, METHODS, REPORT_TO, TASK_CHOICES, TrainConfig
+
+DEFAULTS = TrainConfig()
 
 
 def _quiet() -> None:
@@ -62,10 +64,21 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Base encoder: a local folder or a model id.",
         ),
-        click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True),
-        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True),
         click.option(
-            "--learning-rate", "--lr", type=float, default=None, help="Default 2e-4 (full) or 1e-3 (LoRA)."
+            "--max-length", type=click.IntRange(min=8), default=DEFAULTS.max_length, show_default=True
+        ),
+        click.option(
+            "--epochs",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Default 5 (10 for multi-label), with early stopping.",
+        ),
+        click.option(
+            "--learning-rate",
+            "--lr",
+            type=float,
+            default=None,
+            help="Default: LoRA 2e-3 (1e-3 multi-label), full 2e-4.",
         ),
         click.option("--head-learning-rate", type=float, default=None),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
@@ -74,18 +87,21 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--patience",
             type=click.IntRange(min=0),
-            default=2,
-            show_default=True,
-            help="Epochs without improvement before stopping; 0 turns early stopping off.",
+            default=None,
+            help="Epochs without improvement before stopping (default 2; 3 for multi-label); 0: never.",
         ),
         click.option("--seed", type=int, default=42, show_default=True),
         click.option(
             "--class-weights", type=click.Choice(["none", "balanced"]), default="none", show_default=True
         ),
-        click.option("--lora-r", type=click.IntRange(min=1), default=8, show_default=True),
-        click.option("--lora-alpha", type=click.IntRange(min=1), default=16, show_default=True),
+        click.option("--lora-r", type=click.IntRange(min=1), default=DEFAULTS.lora_r, show_default=True),
+        click.option(
+            "--lora-alpha", type=click.IntRange(min=1), default=DEFAULTS.lora_alpha, show_default=True
+        ),
         click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.1, show_default=True),
-        click.option("--lora-targets", default=None, help="Comma-separated module names (default: peft's)."),
+        click.option(
+            "--lora-targets", default=None, help="Comma-separated module names (default: every linear layer)."
+        ),
         click.option(
             "--report-to",
             type=click.Choice(REPORT_TO),
@@ -107,7 +123,7 @@ def make_config(**kw: Any) -> TrainConfig:
         report_to=report_to,
         lora_targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
         class_weights=None if weights == "none" else weights,
-        patience=patience or None,
+        patience=AUTO if patience is None else (patience or None),
     )
 
 
@@ -132,7 +148,7 @@ def print_result(result: Any) -> None:
     type=click.Choice(METHODS),
     default="auto",
     show_default=True,
-    help="auto: full fine-tuning below 2,000 training rows, LoRA from there (what measured best).",
+    help="auto: LoRA on every linear layer (matched or beat full fine-tuning on every data set measured).",
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=TRAINED_DIR, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of an interrupted run.")

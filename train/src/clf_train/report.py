@@ -29,6 +29,9 @@ def render(report: dict[str, Any], labels: tuple[str, ...], task: str) -> str:
         "",
         f"- base model: `{s['base_model']}`, method: **{s['method']}**, task: {s['task']}",
         f"- rows: {s['train_rows']} train, {s['validation_rows']} validation",
+        f"- validation: {s.get('validation_source', 'given file')}; it chose the kept checkpoint"
+        + (" and the thresholds, so its numbers are optimistic" if task == "multi_label" else "")
+        + ". Only a test file (or the sample data's test split) measures unseen data.",
         f"- training time: {s['train_seconds']} s on {s['device']}",
         f"- trainable parameters: {s['trainable_params']:,} of {s['total_params']:,}",
         "",
@@ -39,7 +42,7 @@ def render(report: dict[str, Any], labels: tuple[str, ...], task: str) -> str:
             continue
         parts += [f"## {name.capitalize()}", "", _table(headline(metrics), ["metric", "value"]), ""]
         if "at_0.5" in metrics:
-            parts += ["Per-label thresholds tuned on validation; at 0.5:", ""]
+            parts += ["Thresholds tuned for micro-F1 on this validation split; at 0.5 instead:", ""]
             parts += [_table(headline(metrics["at_0.5"]), ["metric", "value"]), ""]
         per_class = metrics.get("per_class")
         if per_class:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SHRINKAGE = 20.0
+SHRINKAGE = 5.0
 PASSES = 2
 
 
@@ -73,7 +73,8 @@ def tune(probs: np.ndarray, y: np.ndarray, shrinkage: float = SHRINKAGE) -> np.n
             pred_rest = float(pred.sum() - pred[:, j].sum())
             t[j], _ = _best_cut(probs[:, j], y[:, j], tp_rest, pred_rest, positives)
     n = y.sum(axis=0).astype(np.float64)
-    shrunk = np.clip((n * t + shrinkage * t_global) / (n + shrinkage), 1e-6, 1 - 1e-6)
+    weight = np.divide(n, n + shrinkage, out=np.ones_like(n), where=(n + shrinkage) > 0)
+    shrunk = np.clip(weight * t + (1 - weight) * t_global, 1e-6, 1 - 1e-6)
     if micro_f1(probs, y, shrunk) < micro_f1(probs, y, fallback):
         return fallback
     return shrunk

@@ -22,7 +22,7 @@ from clf_runtime.atomic import atomic_folder
 from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
 from clf_runtime.errors import InputError
 from clf_train import metrics as M
-from clf_train.config import METHODS, TrainConfig, resolve_method
+from clf_train.config import METHODS, TrainConfig
 from clf_train.data import Split, TaskData, load_task_data, save_jsonl
 from clf_train.model import HEAD_MODULES, add_lora, count_parameters, load_model, merge_lora
 from clf_train.report import write_report
@@ -260,7 +260,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
         raise InputError(f"--max-length {config.max_length} is too small (at least 8)")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     data = data or load_data(config)
-    config = replace(config, method=resolve_method(config.method, len(data.train)))
+    config = config.resolved(data.task, len(data.train))
     set_seed(config.seed)
     model, tokenizer = load_model(config.model, data.task, data.label_names)
     positions = getattr(model.config, "max_position_embeddings", None)
@@ -306,7 +306,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
             val_metrics = {
                 "at_0.5": val_metrics,
                 "tuned": M.compute(logits, data.validation.labels, data.task, data.label_names, thresholds),
-                "note": "tuned thresholds are chosen on this same validation split: optimistic",
+                "note": "thresholds are tuned on this same validation split: optimistic",
             }
         test_metrics, test_logits = None, None
         if data.test is not None:
@@ -322,6 +322,9 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
             "task": data.task,
             "train_rows": len(data.train),
             "validation_rows": len(data.validation),
+            "validation_source": str(config.validation)
+            if config.validation
+            else f"a {config.validation_split:.0%} stratified split of the training file (no --validation)",
             "train_seconds": round(seconds, 1),
             "trainable_params": trainable,
             "total_params": total,
