@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from clf_runtime.cli import user_errors
+from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import TRAINED_DIR
 from clf_train.config import DEFAULT_MODEL, METHODS, TASK_CHOICES, TrainConfig
 
@@ -91,6 +91,15 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda acc, opt: opt(acc), reversed(options), f)
 
 
+overwrite_option = click.option(
+    "--overwrite",
+    is_flag=True,
+    default=TrainConfig.overwrite,
+    help="Replace an output folder another clf tool wrote. A previous output of this command is "
+    "replaced without it; a folder holding files clf did not write is always refused.",
+)
+
+
 def make_config(**kw: Any) -> TrainConfig:
     targets = kw.pop("lora_targets")
     weights = kw.pop("class_weights")
@@ -127,6 +136,7 @@ def print_result(result: Any) -> None:
     help="auto: full fine-tuning below 2,000 training rows, LoRA from there (what measured best).",
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=TRAINED_DIR, show_default=True)
+@overwrite_option
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of an interrupted run.")
 @click.pass_context
 def main(ctx: click.Context, **kw: Any) -> None:
@@ -137,7 +147,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     _quiet()
-    with user_errors():
+    with command_errors():
         from clf_train.training import train
 
         config = make_config(**kw)
@@ -149,10 +159,11 @@ def main(ctx: click.Context, **kw: Any) -> None:
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path), default=Path("clf-compare"), show_default=True
 )
+@overwrite_option
 def compare(**kw: Any) -> None:
     """Train the same data with no fine-tuning, full fine-tuning and LoRA; write compare.md."""
     _quiet()
-    with user_errors():
+    with command_errors():
         from clf_train.compare import compare_methods
 
         output = kw.pop("output")

@@ -37,6 +37,7 @@ class TrainConfig:
     model: str = DEFAULT_MODEL
     method: str = "auto"
     output: Path = TRAINED_DIR
+    overwrite: bool = False  # replace another clf tool's output folder (never a user's files)
     max_length: int = 128
     epochs: float = 5.0
     # None: 2e-4 for full fine-tuning (MiniLM needs more than BERT's usual 5e-5), 1e-3 for LoRA.
