@@ -95,11 +95,24 @@ def _refuse_location(dest: Path, inputs: Iterable[Path | None]) -> None:
             raise OutputError(f"--output {dest} holds the input {path}; choose another output folder")
 
 
+def _check_writable(dest: Path) -> None:
+    ancestor = dest.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"--output {dest}: {ancestor} is not a folder; choose another output path")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"--output {dest}: cannot write in {ancestor} (permission denied); choose another path"
+        )
+
+
 def check_output(dest: Path, tool: str, overwrite: bool = False, inputs: Iterable[Path | None] = ()) -> None:
     """Raise OutputError unless `tool` may write `dest` (call it before a long run, too)."""
     dest = Path(dest)
     _refuse_location(dest, inputs)
     if not dest.exists():
+        _check_writable(dest)
         return
     if not dest.is_dir():
         raise OutputError(f"--output {dest} exists and is not a folder; choose another output path")
