@@ -97,6 +97,8 @@ def _onnx_export(src: SourceModel, dest: Path, opset: int | None) -> None:
                 device="cpu",
                 local_files_only=True,
             )
+        except OSError:
+            raise  # disk full, permissions: the output folder's own message says what to do
         except Exception as exc:
             raise ExportError(f"Optimum could not export {src.path}: {type(exc).__name__}: {exc}") from exc
 

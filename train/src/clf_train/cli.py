@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import click
 
 from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import TRAINED_DIR
+from clf_runtime.errors import InputError
 from clf_train.config import DEFAULT_MODEL, METHODS, TASK_CHOICES, TrainConfig
 
 
@@ -26,6 +28,19 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|accelerate).*")
     logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def save_errors() -> Iterator[None]:
+    """safetensors reports a full disk as its own error type, not OSError: make it one line too."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as exc:
+        if os.environ.get("CLF_DEBUG") == "1" or "I/O error" not in str(exc):
+            raise
+        raise InputError(f"cannot save the model: {exc}; free disk space or choose another --output") from exc
 
 
 def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,7 +162,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     _quiet()
-    with command_errors():
+    with command_errors(), save_errors():
         from clf_train.training import train
 
         config = make_config(**kw)
@@ -163,7 +178,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
 def compare(**kw: Any) -> None:
     """Train the same data with no fine-tuning, full fine-tuning and LoRA; write compare.md."""
     _quiet()
-    with command_errors():
+    with command_errors(), save_errors():
         from clf_train.compare import compare_methods
 
         output = kw.pop("output")
