@@ -16,7 +16,7 @@ from clf_train import metrics as M
 from clf_train.config import TrainConfig
 from clf_train.model import count_parameters, load_model
 from clf_train.report import _table
-from clf_train.training import load_data, predict_logits, train
+from clf_train.training import load_data, predict_logits, run_inputs, train
 
 OUTPUT_TOOL = "clf-train compare"
 COLUMNS = ["method", "accuracy", "precision", "recall", "f1", "train s", "trainable params"]
@@ -38,7 +38,7 @@ def _row(method: str, metrics: dict, seconds: float, trainable: int) -> list:
 
 
 def compare_methods(config: TrainConfig, output: Path) -> str:
-    inputs = (config.data, config.validation)
+    inputs = run_inputs(config)
     check_output(output, OUTPUT_TOOL, config.overwrite, inputs)  # before training, not after
     data = load_data(config)
     rows = []

@@ -32,6 +32,12 @@ log = logging.getLogger("clf_train")
 OUTPUT_TOOL = "clf-train"  # the owner named in the output folder's marker (clf_runtime.outdir)
 
 
+def run_inputs(config: TrainConfig) -> tuple[Path | None, ...]:
+    """Files and folders a run reads: its --output must not hold them."""
+    model = Path(config.model)
+    return (config.data, config.validation, model if model.exists() else None)
+
+
 @dataclass
 class TrainResult:
     output: Path
@@ -235,7 +241,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
         raise InputError(f"unknown --method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.max_length < 8:
         raise InputError(f"--max-length {config.max_length} is too small (at least 8)")
-    inputs = (config.data, config.validation)
+    inputs = run_inputs(config)
     check_output(config.output, OUTPUT_TOOL, config.overwrite, inputs)  # before a long run, not after
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     data = data or load_data(config)
