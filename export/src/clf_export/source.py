@@ -59,6 +59,8 @@ def supported_model_types() -> list[str]:
 
 def read_source(path: Path, max_length: int | None = None) -> SourceModel:
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"{path} is a file, not a model folder: pass the folder clf-train wrote")
     if not path.is_dir():
         raise ExportError(
             f"model folder {path} does not exist: train one with clf-train or pass a model folder"

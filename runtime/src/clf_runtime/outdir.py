@@ -68,10 +68,11 @@ def _entries(folder: Path) -> Iterator[str]:
 
 
 def _foreign(folder: Path, known: set[str], limit: int = 3) -> list[str]:
+    """Up to `limit` entries not in `known`, printable (a name may hold a newline)."""
     found = []
     for entry in _entries(folder):
         if entry not in known:
-            found.append(entry)
+            found.append(entry if entry.isprintable() else ascii(entry))
             if len(found) >= limit:
                 break
     return found
