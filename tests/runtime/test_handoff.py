@@ -117,3 +117,10 @@ def test_reader_errors_name_the_line(tmp_path: Path) -> None:
         list(read_jsonl(tmp_path))
     with pytest.raises(InputError, match="No such file or directory; check the path"):
         list(read_jsonl(tmp_path / "missing.jsonl"))
+
+
+def test_non_finite_metrics_are_written_as_null(tmp_path: Path) -> None:
+    handoff = TrainHandoff.from_json({**GOOD, "metrics": {"validation": {"pearson": float("nan")}}})
+    write_handoff(tmp_path, handoff)
+    assert "NaN" not in (tmp_path / HANDOFF_NAME).read_text()
+    assert read_handoff(tmp_path).metrics == {"validation": {"pearson": None}}

@@ -15,7 +15,7 @@ imports the other; it needs nothing but the standard library.
 | `max_length` | truncation length used in training |
 | `thresholds` | multi-label: one per label, tuned on validation; else null |
 | `label_separator` | separates the labels of a multi-label row in CSV/TSV data |
-| `metrics` | headline validation/test metrics, copied into the artifact's `metrics.train` |
+| `metrics` | headline validation/test metrics (NaN written as null), copied into `metrics.train` |
 
 `validation.jsonl`: one JSON object per line, `{"text": ..., ["text_pair": ...,] "label": ...}`
 (label: a string, a list of strings for multi-label, a number for regression). Lines end with
@@ -87,7 +87,7 @@ class TrainHandoff:
             "max_length": self.max_length,
             "thresholds": list(self.thresholds) if self.thresholds is not None else None,
             "label_separator": self.label_separator,
-            "metrics": self.metrics,
+            "metrics": _finite(self.metrics),
         }
 
     @classmethod
@@ -120,6 +120,18 @@ class TrainHandoff:
             label_separator=data.get("label_separator", ";"),
             metrics=data.get("metrics", {}),
         )
+
+
+def _finite(value: Any) -> Any:
+    """The value with NaN and infinities as None: strict JSON (a metric can be NaN, e.g. Pearson r
+    on constant predictions)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _bad_label(label: Any) -> bool:
@@ -158,7 +170,7 @@ def _validate(h: TrainHandoff) -> None:
 
 def write_handoff(folder: Path, handoff: TrainHandoff) -> Path:
     path = Path(folder) / HANDOFF_NAME
-    path.write_text(json.dumps(handoff.to_json(), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(handoff.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 
