@@ -126,13 +126,14 @@ def build_model(
 
 
 def write_train_meta(folder: Path, task: str, text_pair: bool, max_length: int) -> None:
-    """The clf_train.json that clf-train writes, for hand-built test models."""
+    """The clf_train.json that clf-train writes, for hand-built test models (labels from config.json)."""
     import json
 
-    from clf_runtime.defaults import TRAIN_META_NAME
+    from clf_runtime.handoff import TrainHandoff, write_handoff
 
-    meta = {"task": task, "text_pair": text_pair, "max_length": max_length}
-    (Path(folder) / TRAIN_META_NAME).write_text(json.dumps(meta))
+    id2label = json.loads((Path(folder) / "config.json").read_text())["id2label"]
+    labels = tuple(id2label[str(i)] for i in range(len(id2label)))
+    write_handoff(folder, TrainHandoff(task=task, labels=labels, text_pair=text_pair, max_length=max_length))
 
 
 SAMPLE_TEXTS = [

@@ -28,20 +28,22 @@ def write_validation(path: Path, model_dir: Path, texts: list, task: str) -> Pat
     import numpy as np
 
     from clf_export.gate import torch_logits
+    from clf_runtime.handoff import labelled_rows, write_jsonl
 
     logits = torch_logits(model_dir, texts, 32)
     config = json.loads((model_dir / "config.json").read_text())
     names = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-    with open(path, "w") as f:
-        for text, row in zip(texts, logits, strict=True):
-            if task == "single_label":
-                label = names[int(np.argmax(row))]
-            elif task == "multi_label":
-                label = [n for n, x in zip(names, row, strict=True) if x > 0]
-            else:
-                label = float(row[0])
-            item = {"text": text[0], "text_pair": text[1]} if isinstance(text, tuple) else {"text": text}
-            f.write(json.dumps({**item, "label": label}) + "\n")
+    out = []
+    for row in logits:
+        if task == "single_label":
+            out.append(names[int(np.argmax(row))])
+        elif task == "multi_label":
+            out.append([n for n, x in zip(names, row, strict=True) if x > 0])
+        else:
+            out.append(float(row[0]))
+    pairs = [t[1] for t in texts] if texts and isinstance(texts[0], tuple) else None
+    firsts = [t[0] for t in texts] if pairs is not None else texts
+    write_jsonl(path, labelled_rows(firsts, pairs, out))
     return path
 
 

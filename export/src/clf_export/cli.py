@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from clf_runtime.cli import user_errors
+from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
 QUANTIZE = ("none", "int8", "int8-static", "fp16")
@@ -73,6 +73,12 @@ def _quiet() -> None:
 )
 @click.option("--max-length", type=click.IntRange(min=2), default=None)
 @click.option("--force", is_flag=True, help="Write the artifact even if it fails the gate.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an output folder another clf tool wrote. A previous clf-export output is replaced "
+    "without it; a folder holding files clf did not write is always refused.",
+)
 def main(
     model_dir: Path,
     output: Path,
@@ -88,9 +94,10 @@ def main(
     max_accuracy_drop: float,
     max_length: int | None,
     force: bool,
+    overwrite: bool,
 ) -> None:
     """Export MODEL_DIR (default ./clf-trained) to a checked clf artifact (default ./clf-model)."""
-    with user_errors():
+    with command_errors():
         from clf_export.pipeline import ExportConfig, export
 
         config = ExportConfig(
@@ -108,6 +115,7 @@ def main(
             max_accuracy_drop=max_accuracy_drop,
             max_length=max_length,
             force=force,
+            overwrite=overwrite,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

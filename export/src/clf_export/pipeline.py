@@ -19,16 +19,18 @@ from typing import Any
 import numpy as np
 
 from clf_export import gate, quantize
+from clf_export.calibration import load_calibration
 from clf_export.errors import ExportError, GateError
 from clf_export.source import SourceModel, read_source
 from clf_export.validation import ValidationSet, fallback, load_validation
 from clf_runtime import TextClassifier, __version__
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
-from clf_runtime.atomic import atomic_folder
 from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
+from clf_runtime.outdir import check_output, output_folder
 
 log = logging.getLogger("clf_export")
 QUANTIZE_CHOICES = ("none", "int8", "int8-static", "fp16")
+OUTPUT_TOOL = "clf-export"  # the owner named in the output folder's marker (clf_runtime.outdir)
 VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
 
 
@@ -49,6 +51,7 @@ class ExportConfig:
     fp32_tolerance: float = 1e-3
     max_length: int | None = None
     force: bool = False
+    overwrite: bool = False  # replace another clf tool's output folder (never a user's files)
     latency_runs: int = 30
 
 
@@ -94,6 +97,8 @@ def _onnx_export(src: SourceModel, dest: Path, opset: int | None) -> None:
                 device="cpu",
                 local_files_only=True,
             )
+        except OSError:
+            raise  # disk full, permissions: the output folder's own message says what to do
         except Exception as exc:
             raise ExportError(f"Optimum could not export {src.path}: {type(exc).__name__}: {exc}") from exc
 
@@ -120,7 +125,9 @@ def _validation_set(config: ExportConfig, src: SourceModel) -> ValidationSet:
             stacklevel=2,
         )
         return fallback(src.text_pair)
-    return load_validation(path, src.task, src.labels, src.text_pair, config.validation_limit)
+    return load_validation(
+        path, src.task, src.labels, src.text_pair, config.validation_limit, src.label_separator
+    )
 
 
 def _latency_ms(clf: TextClassifier, text: Any, runs: int) -> float:
@@ -139,15 +146,15 @@ def export(config: ExportConfig) -> ExportResult:
         raise ExportError(f"unknown --quantize {config.quantize!r}; choose one of {QUANTIZE_CHOICES}")
     if config.quantize == "int8-static" and config.calibration is None:
         raise ExportError("--quantize int8-static needs --calibration PATH (texts to calibrate on)")
+    inputs = (config.model_dir, config.validation, config.calibration)
+    check_output(config.output, OUTPUT_TOOL, config.overwrite, inputs)
     src = read_source(config.model_dir, config.max_length)
     data = _validation_set(config, src)
     calibration = None
     if config.calibration is not None:
-        calibration = load_validation(
-            config.calibration, src.task, src.labels, src.text_pair, config.calibration_samples
-        ).texts
+        calibration = load_calibration(config.calibration, src.text_pair, config.calibration_samples)
 
-    with atomic_folder(config.output) as tmp:
+    with output_folder(config.output, OUTPUT_TOOL, config.overwrite, inputs) as tmp:
         work = tmp / ".work"
         _onnx_export(src, work / "raw", config.opset)
         optimized = quantize.optimize(work / "raw", work / "opt", config.optimize)

@@ -1,7 +1,8 @@
 """Read a trained model folder: what task it does, its labels, inputs and max length.
 
-Folders written by `clf-train` carry `clf_train.json` with all of it. Any other Hugging Face
-sequence-classification folder works too: the task then comes from `config.problem_type`.
+Folders written by `clf-train` carry `clf_train.json` (clf_runtime.handoff) with all of it. Any
+other Hugging Face sequence-classification folder works too: the task then comes from
+`config.problem_type`, and multi-label CSV labels are split at ";".
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from clf_export.errors import ExportError
-from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
+from clf_runtime.handoff import VALIDATION_NAME, read_handoff
+from clf_runtime.oserrors import os_error_message
 
 _PROBLEM_TYPES = {
     "single_label_classification": "single_label",
@@ -32,6 +34,7 @@ class SourceModel:
     thresholds: tuple[float, ...] | None
     validation: Path | None  # validation split saved by clf-train, if any
     train_metrics: dict[str, Any]
+    label_separator: str = ";"  # multi-label labels in CSV/TSV validation files
 
 
 def _exportable(model_type: str) -> bool:
@@ -56,6 +59,8 @@ def supported_model_types() -> list[str]:
 
 def read_source(path: Path, max_length: int | None = None) -> SourceModel:
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"{path} is a file, not a model folder: pass the folder clf-train wrote")
     if not path.is_dir():
         raise ExportError(
             f"model folder {path} does not exist: train one with clf-train or pass a model folder"
@@ -67,8 +72,12 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
         )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExportError(os_error_message(exc, "cannot read")) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportError(f"{config_path} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ExportError(f"{config_path} is not a model config (expected a JSON object)")
     if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
         raise ExportError(f"{path} has no model weights (*.safetensors or *.bin)")
     model_type = str(config.get("model_type", ""))
@@ -78,33 +87,34 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
             f"supported: {', '.join(supported_model_types())}"
         )
 
-    meta: dict[str, Any] = {}
-    meta_path = path / TRAIN_META_NAME
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-
+    handoff = read_handoff(path)
     id2label = config.get("id2label") or {}
     n = int(config.get("num_labels") or len(id2label) or 2)
     labels = tuple(str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(n))
-    task = meta.get("task") or _PROBLEM_TYPES.get(config.get("problem_type") or "")
+    if handoff is not None and handoff.labels != labels:
+        raise ExportError(
+            f"{path}: the labels in clf_train.json differ from config.json's id2label; "
+            "the folder was edited after training: retrain, or restore the files"
+        )
+    task = handoff.task if handoff else _PROBLEM_TYPES.get(config.get("problem_type") or "")
     if task is None:
         # transformers' own rule: one output means regression, several mean single-label.
         task = "regression" if n == 1 else "single_label"
     positions = int(config.get("max_position_embeddings") or 512)
     if max_length is None:
-        max_length = int(meta.get("max_length") or min(positions, 512))
+        max_length = handoff.max_length if handoff else min(positions, 512)
     if not 2 <= max_length <= positions:
         raise ExportError(f"--max-length {max_length} is outside 2..{positions} for this model")
-    thresholds = meta.get("thresholds")
     validation = path / VALIDATION_NAME
     return SourceModel(
         path=path,
         model_type=model_type,
         task=task,
         labels=labels,
-        text_pair=bool(meta.get("text_pair", False)),
+        text_pair=handoff.text_pair if handoff else False,
         max_length=max_length,
-        thresholds=tuple(float(t) for t in thresholds) if thresholds else None,
+        thresholds=tuple(float(t) for t in handoff.thresholds) if handoff and handoff.thresholds else None,
         validation=validation if validation.is_file() else None,
-        train_metrics=dict(meta.get("metrics") or {}),
+        train_metrics=dict(handoff.metrics) if handoff else {},
+        label_separator=handoff.label_separator if handoff else ";",
     )

@@ -1,18 +1,21 @@
 """Labelled texts for the validation gate: JSONL, CSV or TSV with text[, text_pair][, label] columns.
 
-`clf-train` saves its validation split as JSONL in this shape; users may pass their own file.
-Labels are optional: without them the gate checks agreement with PyTorch only.
+`clf-train` saves its validation split as JSONL in this shape (clf_runtime.handoff reads it); users
+may pass their own file. Labels are optional: without them the gate checks agreement with PyTorch
+only. Files are split into lines at \n (and \r for CSV) only, so texts holding U+2028, U+0085 or
+form feeds stay whole.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clf_runtime.errors import InputError
+from clf_runtime.handoff import read_jsonl
+from clf_runtime.oserrors import os_error_message
 
 # Used when there is no validation data at all, so the gate can still compare outputs.
 FALLBACK_TEXTS = [
@@ -36,37 +39,41 @@ class ValidationSet:
     source: str
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _csv_rows(path: Path) -> list[dict[str, Any]]:
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
+        # newline="": the csv module's own line handling (quoted fields may hold line breaks).
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f, delimiter=delimiter))
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): convert it to UTF-8") from exc
-    if path.suffix in (".jsonl", ".json"):
-        rows = []
-        for number, line in enumerate(raw.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise InputError(f"{path}, line {number}: expected a JSON object")
-            rows.append(row)
-        return rows
-    if path.suffix in (".csv", ".tsv", ".txt"):
-        delimiter = "\t" if path.suffix in (".tsv", ".txt") else ","
-        return list(csv.DictReader(raw.splitlines(), delimiter=delimiter))
+        raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): convert it to UTF-8") from None
+    except csv.Error as exc:
+        raise InputError(f"cannot parse {path}: {exc}") from None
+    except OSError as exc:
+        raise InputError(os_error_message(exc, "cannot read")) from exc
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSONL, CSV or TSV file as dicts (column -> value)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass a .jsonl, .csv or .tsv file")
+    if not path.exists():
+        raise InputError(f"{path} does not exist; check the path")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        return [row for _, row in read_jsonl(path)]
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _csv_rows(path)
     raise InputError(f"{path}: unsupported validation file type {path.suffix!r}; use .jsonl, .csv or .tsv")
 
 
 def load_validation(
-    path: Path, task: str, labels: tuple[str, ...], text_pair: bool, limit: int
+    path: Path, task: str, labels: tuple[str, ...], text_pair: bool, limit: int, separator: str = ";"
 ) -> ValidationSet:
+    """`separator` splits multi-label labels given as text (CSV); JSONL gives them as lists."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"validation file {path} does not exist")
-    rows = _rows(path)
+    rows = read_rows(path)
     if not rows:
         raise InputError(f"validation file {path} has no rows")
     columns = set(rows[0])
@@ -96,7 +103,9 @@ def load_validation(
                 raise InputError(f"{path}, row {i + 1}: label {value!r} is not a number") from None
             continue
         if task == "multi_label":
-            value = value if isinstance(value, list) else [v for v in str(value).split(";") if v]
+            value = (
+                value if isinstance(value, list) else [v for v in str(value).split(separator) if v.strip()]
+            )
             names = [str(v).strip() for v in value]
         else:
             names = [str(value).strip()]

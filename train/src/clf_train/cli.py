@@ -5,18 +5,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from clf_runtime.cli import user_errors
+from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import TRAINED_DIR
+from clf_runtime.errors import InputError
 from clf_train.config import AUTO, DEFAULT_MODEL, METHODS, REPORT_TO, TASK_CHOICES, TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -28,6 +30,19 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|accelerate).*")
     logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def save_errors() -> Iterator[None]:
+    """safetensors reports a full disk as its own error type, not OSError: make it one line too."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as exc:
+        if os.environ.get("CLF_DEBUG") == "1" or "I/O error" not in str(exc):
+            raise
+        raise InputError(f"cannot save the model: {exc}; free disk space or choose another --output") from exc
 
 
 def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,6 +128,15 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda acc, opt: opt(acc), reversed(options), f)
 
 
+overwrite_option = click.option(
+    "--overwrite",
+    is_flag=True,
+    default=TrainConfig.overwrite,
+    help="Replace an output folder another clf tool wrote. A previous output of this command is "
+    "replaced without it; a folder holding files clf did not write is always refused.",
+)
+
+
 def make_config(**kw: Any) -> TrainConfig:
     targets = kw.pop("lora_targets")
     weights = kw.pop("class_weights")
@@ -151,6 +175,7 @@ def print_result(result: Any) -> None:
     help="auto: LoRA on every linear layer (matched or beat full fine-tuning on every data set measured).",
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=TRAINED_DIR, show_default=True)
+@overwrite_option
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of an interrupted run.")
 @click.pass_context
 def main(ctx: click.Context, **kw: Any) -> None:
@@ -161,7 +186,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     _quiet()
-    with user_errors():
+    with command_errors(), save_errors():
         from clf_train.training import train
 
         config = make_config(**kw)
@@ -173,10 +198,11 @@ def main(ctx: click.Context, **kw: Any) -> None:
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path), default=Path("clf-compare"), show_default=True
 )
+@overwrite_option
 def compare(**kw: Any) -> None:
     """Train the same data with no fine-tuning, full fine-tuning and LoRA; write compare.md."""
     _quiet()
-    with user_errors():
+    with command_errors(), save_errors():
         from clf_train.compare import compare_methods
 
         output = kw.pop("output")

@@ -11,13 +11,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from clf_runtime.atomic import atomic_folder
+from clf_runtime.outdir import check_output, output_folder
 from clf_train import metrics as M
 from clf_train.config import TrainConfig
 from clf_train.model import count_parameters, load_model
 from clf_train.report import _table
-from clf_train.training import load_data, predict_logits, train
+from clf_train.training import load_data, predict_logits, run_inputs, train
 
+OUTPUT_TOOL = "clf-train compare"
 COLUMNS = ["method", "accuracy", "precision", "recall", "f1", "train s", "trainable params"]
 
 
@@ -37,6 +38,8 @@ def _row(method: str, metrics: dict, seconds: float, trainable: int) -> list:
 
 
 def compare_methods(config: TrainConfig, output: Path) -> str:
+    inputs = run_inputs(config)
+    check_output(output, OUTPUT_TOOL, config.overwrite, inputs)  # before training, not after
     data = load_data(config)
     rows = []
     # No fine-tuning: evaluate the base encoder with its fresh head.
@@ -47,7 +50,7 @@ def compare_methods(config: TrainConfig, output: Path) -> str:
     rows.append(_row("none (frozen, fresh head)", metrics, time.perf_counter() - start, 0))
     del model
 
-    with atomic_folder(output) as tmp:
+    with output_folder(output, OUTPUT_TOOL, config.overwrite, inputs) as tmp:
         for method in ("full", "lora"):
             # learning_rate None picks each method's own default (2e-4 full, 1e-3 LoRA).
             result = train(replace(config, method=method, output=tmp / method), data=data)

@@ -63,6 +63,7 @@ class TrainConfig:
     model: str = DEFAULT_MODEL
     method: str = "auto"
     output: Path = TRAINED_DIR
+    overwrite: bool = False  # replace another clf tool's output folder (never a user's files)
     # 256: on 20 Newsgroups (long posts) 256 tokens gained 4.5-5 points over 128; short texts cost
     # nothing more, since batches are padded to their longest text, not to max_length.
     max_length: int = 256

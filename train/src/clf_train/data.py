@@ -8,12 +8,15 @@ separator -> multi-label; anything else -> single-label.
 
 from __future__ import annotations
 
-import json
+import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clf_runtime.errors import InputError
+from clf_runtime.handoff import labelled_rows, write_jsonl
+from clf_runtime.oserrors import os_error_message
 
 READERS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
 
@@ -55,9 +58,10 @@ def read_table(path: Path):  # -> pandas.DataFrame
     suffix = path.suffix.lower()
     if suffix not in READERS:
         raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(READERS)}")
-    if path.stat().st_size == 0:
-        raise InputError(f"data file {path} is empty")
     try:
+        if path.stat().st_size == 0:
+            raise InputError(f"data file {path} is empty")
+        # pandas splits lines at \n and \r only (not at U+2028, U+0085 or form feeds inside texts).
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif suffix in (".jsonl", ".json"):
@@ -72,6 +76,8 @@ def read_table(path: Path):  # -> pandas.DataFrame
         raise InputError(f"cannot parse {path}: {first}") from exc
     except ImportError as exc:
         raise InputError(f"reading {suffix} needs pyarrow: pip install pyarrow ({exc})") from exc
+    except OSError as exc:
+        raise InputError(os_error_message(exc, "cannot read the data file")) from exc
     if len(frame) == 0:
         raise InputError(f"data file {path} has a header but no rows")
     return frame
@@ -126,6 +132,8 @@ def _parse_labels(values: list[Any], task: str, separator: str, path: Path) -> l
                     f"{path}, data row {i + 1}: regression label {v!r} is not a number; "
                     "fix it or choose --task single-label"
                 )
+            if not math.isfinite(float(str(v))):
+                raise InputError(f"{path}, data row {i + 1}: regression label {v!r} is not finite; fix it")
             out.append(float(str(v)))
         return out
     if task == "multi_label":
@@ -143,6 +151,16 @@ def _parse_labels(values: list[Any], task: str, separator: str, path: Path) -> l
             raise InputError(f"{path}, data row {i + 1}: empty label")
         out.append(label)
     return out
+
+
+def _check_label_names(names: tuple[str, ...], path: Path) -> None:
+    # Labels become output names in clf.json and lines of clf-run's output: no control characters.
+    for name in names:
+        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+            raise InputError(
+                f"{path}: label {name!r} holds a control character or line break; "
+                "clean the label column (or pick --label-separator so it splits there)"
+            )
 
 
 def label_order(names: set[str]) -> tuple[str, ...]:
@@ -229,6 +247,7 @@ def load_task_data(
     else:
         seen = {x for v in train_split.labels for x in (v if isinstance(v, list) else [v])}
         names = label_order(seen)
+        _check_label_names(names, data)
         if len(names) < 2:
             raise InputError(
                 f"{data}: only {len(names)} class ({', '.join(names)}); a classifier needs at least 2"
@@ -248,11 +267,5 @@ def load_task_data(
 
 
 def save_jsonl(split: Split, path: Path) -> None:
-    """The validation split in the shape clf-export reads (text, text_pair, label)."""
-    with open(path, "w", encoding="utf-8") as f:
-        for i, text in enumerate(split.texts):
-            row: dict[str, Any] = {"text": text}
-            if split.pairs is not None:
-                row["text_pair"] = split.pairs[i]
-            row["label"] = split.labels[i]
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    """The validation split in the handoff's format (clf_runtime.handoff), which clf-export reads."""
+    write_jsonl(path, labelled_rows(split.texts, split.pairs, split.labels))

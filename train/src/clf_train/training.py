@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from clf_runtime.atomic import atomic_folder
-from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
+from clf_runtime.defaults import VALIDATION_NAME
 from clf_runtime.errors import InputError
+from clf_runtime.handoff import TrainHandoff, write_handoff
+from clf_runtime.outdir import check_output, output_folder
 from clf_train import metrics as M
 from clf_train.config import METHODS, TrainConfig
 from clf_train.data import Split, TaskData, load_task_data, save_jsonl
@@ -28,6 +29,13 @@ from clf_train.model import HEAD_MODULES, add_lora, count_parameters, load_model
 from clf_train.report import write_report
 
 log = logging.getLogger("clf_train")
+OUTPUT_TOOL = "clf-train"  # the owner named in the output folder's marker (clf_runtime.outdir)
+
+
+def run_inputs(config: TrainConfig) -> tuple[Path | None, ...]:
+    """Files and folders a run reads: its --output must not hold them."""
+    model = Path(config.model)
+    return (config.data, config.validation, model if model.exists() else None)
 
 
 @dataclass
@@ -258,6 +266,8 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
         raise InputError(f"unknown --method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.max_length < 8:
         raise InputError(f"--max-length {config.max_length} is too small (at least 8)")
+    inputs = run_inputs(config)
+    check_output(config.output, OUTPUT_TOOL, config.overwrite, inputs)  # before a long run, not after
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     data = data or load_data(config)
     config = config.resolved(data.task, len(data.train))
@@ -285,7 +295,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
     seconds = time.perf_counter() - start
     model = trainer.model
 
-    with atomic_folder(output) as tmp:
+    with output_folder(output, OUTPUT_TOOL, config.overwrite, inputs) as tmp:
         if config.method == "lora":
             model.save_pretrained(tmp / "adapter")
             before = predict_logits(model, tokenizer, data.validation, config.max_length)
@@ -332,15 +342,16 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
             "torch": torch.__version__,
         }
         report = {"summary": summary, "validation": val_metrics, "test": test_metrics}
-        meta = {
-            "task": data.task,
-            "text_pair": data.text_pair,
-            "max_length": config.max_length,
-            "labels": list(data.label_names),
-            "thresholds": thresholds.tolist() if thresholds is not None else None,
-            "metrics": {"validation": _headline(val_metrics), "test": _headline(test_metrics)},
-        }
-        (tmp / TRAIN_META_NAME).write_text(json.dumps(meta, indent=2))
+        handoff = TrainHandoff(
+            task=data.task,
+            labels=data.label_names,
+            text_pair=data.text_pair,
+            max_length=config.max_length,
+            thresholds=tuple(thresholds.tolist()) if thresholds is not None else None,
+            label_separator=config.label_separator,
+            metrics={"validation": _headline(val_metrics), "test": _headline(test_metrics)},
+        )
+        write_handoff(tmp, handoff)
         (tmp / "metrics.json").write_text(json.dumps(report, indent=2))
         args = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
         (tmp / "training_args.json").write_text(json.dumps(args, indent=2))
