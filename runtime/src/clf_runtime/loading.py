@@ -6,8 +6,10 @@ their weights in external-data files that ONNX Runtime would otherwise open by i
 locations written inside the graph; those locations are read from the graph first (`onnx_wire`),
 each must be a file the manifest lists, and each is memory-mapped, verified and handed over with
 `add_external_initializers_from_files_in_memory` (ONNX Runtime >= 1.23). The session's folder for
-external files is set to an empty temporary folder, so a reference that escaped this reading still
-finds nothing on disk rather than an unchecked file.
+external files is set to a path below clf.json, a regular file, where nothing can ever exist: ONNX
+Runtime would otherwise look in the current directory for a model given as bytes, so a reference
+that escaped this reading finds nothing rather than an unchecked file (and no temporary folder is
+needed, which read-only devices may not have).
 
 Then the manifest is checked against the model: the graph's inputs are ones clf feeds, the output
 exists with one column per label, `max_length` fits the position table (capped with a warning
@@ -16,7 +18,6 @@ otherwise) and the tokenizer's ids fit the vocabulary table, where the graph sho
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clf_runtime.artifact import SUPPORTED_INPUTS, Manifest, Variant
+from clf_runtime.artifact import MANIFEST_NAME, SUPPORTED_INPUTS, Manifest, Variant
 from clf_runtime.errors import ArtifactError
 from clf_runtime.onnx_wire import ModelFacts, inspect_model
 from clf_runtime.trust import map_verified, read_verified
@@ -57,22 +58,22 @@ def open_session(
     model = read_verified(root, manifest, variant.file, verify)
     facts = inspect_model(model, where)
     names = sorted(facts.external_files)
-    buffers = [map_verified(root, manifest, name, verify) for name in names]
-    if names and not hasattr(options, "add_external_initializers_from_files_in_memory"):
-        raise ArtifactError(
-            f"{where} keeps its weights in {', '.join(names)}; loading such a model safely needs "
-            f"onnxruntime 1.23 or later (this is {ort.__version__}): pip install -U onnxruntime"
-        )
+    buffers: list = []
     try:
-        with tempfile.TemporaryDirectory(prefix="clf-no-external-") as empty:
-            options.add_session_config_entry(_FOLDER_KEY, empty)
-            if names:
-                options.add_external_initializers_from_files_in_memory(
-                    names, buffers, [len(b) for b in buffers]
-                )
+        for name in names:
+            buffers.append(map_verified(root, manifest, name, verify))
+        if names and not hasattr(options, "add_external_initializers_from_files_in_memory"):
+            raise ArtifactError(
+                f"{where} keeps its weights in {', '.join(names)}; loading such a model safely needs "
+                f"onnxruntime 1.23 or later (this is {ort.__version__}): pip install -U onnxruntime"
+            )
+        options.add_session_config_entry(_FOLDER_KEY, str(root / MANIFEST_NAME / "no-external-files"))
+        if names:
+            options.add_external_initializers_from_files_in_memory(names, buffers, [len(b) for b in buffers])
+        try:
             session = ort.InferenceSession(model, sess_options=options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidArgument types
-        raise ArtifactError(f"onnxruntime cannot load {where}: {one_line(exc)}") from None
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidArgument types
+            raise ArtifactError(f"onnxruntime cannot load {where}: {one_line(exc)}") from None
     finally:
         for b in buffers:
             if hasattr(b, "close"):
