@@ -60,9 +60,7 @@ def field(number: int, payload: bytes) -> bytes:
 
 def _edit_initializers(model: bytes, edit: Callable[[bytes], bytes]) -> bytes:
     def graph(buf: bytes) -> bytes:
-        return b"".join(
-            field(n, edit(p)) if n == GRAPH_INITIALIZER else raw for n, _, p, raw in fields(buf)
-        )
+        return b"".join(field(n, edit(p)) if n == GRAPH_INITIALIZER else raw for n, _, p, raw in fields(buf))
 
     return b"".join(field(n, graph(p)) if n == MODEL_GRAPH else raw for n, _, p, raw in fields(model))
 
@@ -83,7 +81,9 @@ def externalize(model: bytes, location: str, min_bytes: int = 1024) -> tuple[byt
         data.extend(raw)
         kept = b"".join(r for n, _, _, r in fields(tensor) if n != TENSOR_RAW)
         entries = [("location", location), ("offset", str(offset)), ("length", str(len(raw)))]
-        external = b"".join(field(TENSOR_EXTERNAL, field(1, k.encode()) + field(2, v.encode())) for k, v in entries)
+        external = b"".join(
+            field(TENSOR_EXTERNAL, field(1, k.encode()) + field(2, v.encode())) for k, v in entries
+        )
         return kept + external + _varint(TENSOR_LOCATION << 3) + _varint(1)
 
     return _edit_initializers(model, edit), bytes(data)
