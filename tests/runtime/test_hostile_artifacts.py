@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clf_runtime import ArtifactError, TextClassifier
+from clf_runtime import ArtifactError, InferenceError, TextClassifier
 from clf_runtime.artifact import MANIFEST_NAME, load_manifest, validate_manifest
 from clf_runtime.cli.run import main
 
@@ -352,3 +352,42 @@ def test_fifo_in_place_of_a_model_does_not_hang(artifact_copy) -> None:
     os.mkfifo(folder / FP32)
     with pytest.raises(ArtifactError, match="not a regular file"):
         load(folder)
+
+
+# --- failures at run time ---------------------------------------------------------------------
+
+
+def test_tokenizer_failure_at_run_time_is_one_line(artifact_copy, tmp_path: Path) -> None:
+    folder = artifact_copy()
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    tok["model"]["unk_token"] = "[NOPE]"  # unknown characters now make WordPiece fail
+    (folder / "tokenizer.json").write_text(json.dumps(tok))
+    rehash(folder, "tokenizer.json")
+    clf = load(folder)
+    for texts in (["☃"], ["fine", "☃"]):  # encode() and encode_batch()
+        with pytest.raises(InferenceError, match="the tokenizer failed.*Missing"):
+            clf.predict(texts)
+    text = tmp_path / "in.txt"
+    text.write_text("hello\n☃\n", encoding="utf-8")
+    result = CliRunner().invoke(main, [str(text), "--model", str(folder)], catch_exceptions=False)
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and "tokenizer failed" in result.output
+
+
+def test_tokenizer_panic_is_an_inference_error() -> None:
+    import tokenizers  # noqa: F401 - registers pyo3's PanicException, a BaseException
+
+    from clf_runtime.classifier import _tokenizer_errors
+
+    panics = [c for c in BaseException.__subclasses__() if c.__name__ == "PanicException"]
+    if not panics:
+        pytest.skip("this tokenizers build does not expose PanicException")
+    panic = panics[0]
+    with pytest.raises(InferenceError, match="PanicException"), _tokenizer_errors():
+        raise panic("index out of bounds")
+
+
+def test_onnxruntime_failure_at_run_time_is_an_inference_error() -> None:
+    clf = load(fixture_path("tiny-bert"))
+    clf.tokenizer.enable_truncation(max_length=1000)  # past the 128-row position table
+    with pytest.raises(InferenceError, match="onnxruntime failed on a batch of 1 inputs"):
+        clf.predict(["refund " * 500])
