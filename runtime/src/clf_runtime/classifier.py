@@ -9,6 +9,7 @@ without `token_type_ids` both work.
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -19,7 +20,9 @@ from clf_runtime import providers
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.errors import ArtifactError, InferenceError, InputError
+from clf_runtime.loading import check_inputs, check_tables, one_line, open_session, output_width
 from clf_runtime.prediction import Prediction, to_predictions
+from clf_runtime.trust import artifact_root, read_verified
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -79,8 +82,6 @@ def _tokenizer_errors() -> Iterator[None]:
     except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
     except BaseException as exc:
-        from clf_runtime.loading import one_line
-
         raise InferenceError(f"the tokenizer failed: {type(exc).__name__}: {one_line(exc)}") from None
 
 
@@ -102,8 +103,6 @@ class TextClassifier:
         self.provider = provider
         self.precision = precision
         self.folder = folder
-        from clf_runtime.loading import check_inputs, output_width
-
         self._pad_id = _pad_id(tokenizer)
         declared = check_inputs(manifest, session)
         self._feeds = [(name, _ENCODING_FIELD[name]) for name in declared]
@@ -138,9 +137,6 @@ class TextClassifier:
         """
         import onnxruntime as ort
         from tokenizers import Tokenizer
-
-        from clf_runtime.loading import check_tables, one_line, open_session
-        from clf_runtime.trust import artifact_root, read_verified
 
         folder = Path(path) if path is not None else default_model_dir()
         if threads is not None and threads < 1:
@@ -203,7 +199,7 @@ class TextClassifier:
 
         threshold: overrides the manifest's multi-label threshold(s).
         """
-        if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
+        if threshold is not None and not (isinstance(threshold, numbers.Real) and 0 <= threshold <= 1):
             raise InputError(f"threshold must be a number from 0 to 1, got {threshold!r}")  # NaN included
         logits = self.logits(texts, batch_size=batch_size)
         thresholds = self._thresholds if threshold is None else np.full(len(self.labels), threshold)
@@ -279,8 +275,6 @@ class TextClassifier:
         try:
             return self.session.run(self._output, self._feed(encodings))[0]
         except Exception as exc:  # onnxruntime's Fail/RuntimeException, e.g. an id past the vocabulary
-            from clf_runtime.loading import one_line
-
             raise InferenceError(
                 f"onnxruntime failed on a batch of {len(encodings)} inputs "
                 f"(longest {max(len(e.ids) for e in encodings)} tokens): {one_line(exc)}"
