@@ -274,20 +274,24 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
     if not set(inputs) <= set(SUPPORTED_INPUTS) or "input_ids" not in inputs:
         raise top.fail("inputs", f"names among {', '.join(SUPPORTED_INPUTS)}, input_ids included")
     variants = _variants(top)
-    manifest = Manifest(
-        task=task,
-        labels=tuple(labels),
-        max_length=top.integer("max_length", 2, MAX_LENGTH_LIMIT),
-        inputs=tuple(inputs),
-        variants=variants,
-        provider_variants=_provider_variants(top, variants),
-        text_pair=top.get("text_pair", (bool,), "true or false", False),
-        thresholds=_thresholds(top, task, len(labels)),
-        output=top.text("output", "logits"),
-        files=_files(top, variants),
-        metrics=top.get("metrics", (dict, type(None)), "an object", {}) or {},
-        created_by=top.text("created_by", ""),
-    )
+    try:
+        manifest = Manifest(
+            task=task,
+            labels=tuple(labels),
+            max_length=top.integer("max_length", 2, MAX_LENGTH_LIMIT),
+            inputs=tuple(inputs),
+            variants=variants,
+            provider_variants=_provider_variants(top, variants),
+            text_pair=top.get("text_pair", (bool,), "true or false", False),
+            thresholds=_thresholds(top, task, len(labels)),
+            output=top.text("output", "logits"),
+            files=_files(top, variants),
+            metrics=top.get("metrics", (dict, type(None)), "an object", {}) or {},
+            created_by=top.text("created_by", ""),
+            # Optional fields added later go here, read with `top` (absent: their default).
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field parser's own checks
+        raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {_short(exc, 200)})") from None
     if not manifest.output or _bad_char(manifest.output):
         raise top.fail("output", "the name of the ONNX output")
     return manifest
