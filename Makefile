@@ -36,12 +36,13 @@ test: test-full test-slim
 test-full: setup
 	$(BIN)/python -m pytest
 
-# The runtime's tests in a venv holding only the clf-runtime wheel, its four dependencies and pytest.
+# The runtime's tests in a venv holding only the clf-runtime wheel, its four dependencies, pytest and
+# hypothesis (the manifest fuzz test).
 test-slim: setup
 	rm -rf build/slim && mkdir -p build/slim
 	$(BIN)/python -m build -q --wheel --outdir build/slim ./runtime >/dev/null
 	$(PYTHON) -m venv build/slim/venv
-	build/slim/venv/bin/pip install -q --disable-pip-version-check build/slim/clf_runtime-*.whl pytest
+	build/slim/venv/bin/pip install -q --disable-pip-version-check build/slim/clf_runtime-*.whl pytest hypothesis
 	cd build/slim && venv/bin/python -m pytest -p no:cacheprovider ../../tests/runtime -m "not full"
 
 lint: setup

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from clf_runtime.artifact import FORMAT_VERSION, Manifest, Variant
 from clf_runtime.classifier import TextClassifier
-from clf_runtime.errors import ArtifactError, ClfError, InputError, ProviderError
+from clf_runtime.errors import ArtifactError, ClfError, InferenceError, InputError, ProviderError
 from clf_runtime.prediction import Prediction
 
 try:
@@ -26,6 +26,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ArtifactError",
     "ClfError",
+    "InferenceError",
     "InputError",
     "Manifest",
     "Prediction",

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,57 +91,12 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: Any, where: str = MANIFEST_NAME) -> Manifest:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ArtifactError(f'{where} is not a clf manifest (no "format": "{FORMAT}")')
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ArtifactError(
-                f"{where} has format version {version}, this clf-runtime reads version "
-                f"{FORMAT_VERSION}: re-export the model with a matching clf-export, or install "
-                "the clf-runtime release that matches the exporter"
-            )
-        try:
-            manifest = cls(
-                task=str(data["task"]),
-                labels=tuple(str(x) for x in data["labels"]),
-                max_length=int(data["max_length"]),
-                inputs=tuple(str(x) for x in data["inputs"]),
-                variants=tuple(Variant(**v) for v in data["variants"]),
-                provider_variants={str(k): str(v) for k, v in data["provider_variants"].items()},
-                text_pair=bool(data.get("text_pair", False)),
-                thresholds=(
-                    tuple(float(x) for x in data["thresholds"])
-                    if data.get("thresholds") is not None
-                    else None
-                ),
-                output=str(data.get("output", "logits")),
-                files={str(k): FileEntry(**v) for k, v in data.get("files", {}).items()},
-                metrics=dict(data.get("metrics") or {}),
-                created_by=str(data.get("created_by", "")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {exc})") from exc
-        manifest.validate(where)
-        return manifest
+        """Build a manifest from parsed JSON, refusing anything not exactly of the documented types."""
+        return validate_manifest(data, where)
 
     def validate(self, where: str = MANIFEST_NAME) -> None:
-        if self.task not in TASKS:
-            raise ArtifactError(f"{where}: unknown task {self.task!r} (expected one of {TASKS})")
-        if not self.labels:
-            raise ArtifactError(f"{where}: no labels")
-        if self.max_length < 2:
-            raise ArtifactError(f"{where}: max_length {self.max_length} is too small")
-        if not self.variants:
-            raise ArtifactError(f"{where}: no model variants")
-        for v in self.variants:
-            if v.precision not in PRECISIONS:
-                raise ArtifactError(f"{where}: unknown precision {v.precision!r}")
-        for provider, precision in self.provider_variants.items():
-            self.variant(precision)  # raises if the named variant is absent
-            if provider not in PROVIDERS:
-                raise ArtifactError(f"{where}: unknown provider {provider!r}")
-        if self.thresholds is not None and len(self.thresholds) != len(self.labels):
-            raise ArtifactError(f"{where}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        """Check a manifest built in Python (e.g. by clf-export) with the same rules as a loaded one."""
+        validate_manifest(self.to_json(), where)
 
 
 def sha256_file(path: Path) -> str:
@@ -153,62 +110,244 @@ def sha256_file(path: Path) -> str:
 def write_manifest(folder: Path, manifest: Manifest) -> Manifest:
     """Checksum every file the manifest names and write clf.json into `folder`.
 
-    Returns the manifest with its `files` filled in.
+    Returns the manifest with its `files` filled in. The manifest is validated with the same rules
+    the runtime applies when loading, so an exporter cannot write one the runtime would refuse.
     """
     folder = Path(folder)
-    names = [TOKENIZER_NAME, *(v.file for v in manifest.variants)]
+    # Files the manifest already lists (e.g. ONNX external data) are checksummed again too.
+    names = list(dict.fromkeys([TOKENIZER_NAME, *(v.file for v in manifest.variants), *manifest.files]))
     files: dict[str, FileEntry] = {}
     for name in names:
+        check_file_name(name, "cannot write the manifest")
         path = folder / name
         if not path.is_file():
             raise ArtifactError(f"cannot write the manifest: {path} does not exist")
         files[name] = FileEntry(sha256=sha256_file(path), bytes=path.stat().st_size)
-    manifest.validate()
     complete = Manifest(**{**manifest.__dict__, "files": files})
     text = json.dumps(complete.to_json(), indent=2, sort_keys=False)
+    complete = validate_manifest(json.loads(text), "the manifest to write")
     (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
     return complete
 
 
 def load_manifest(folder: Path) -> Manifest:
     """Read and validate `folder/clf.json`."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise ArtifactError(
-            f"model folder {folder} does not exist: pass --model DIR, set CLF_MODEL, "
-            "or create it with clf-export"
-        )
-    if not folder.is_dir():
-        raise ArtifactError(f"{folder} is not a folder: pass the artifact folder written by clf-export")
-    path = folder / MANIFEST_NAME
-    if not path.is_file():
-        raise ArtifactError(
-            f"{folder} has no {MANIFEST_NAME}: it is not a clf artifact; export one with clf-export"
-        )
+    from clf_runtime.trust import artifact_root, read_confined
+
+    root = artifact_root(Path(folder))
+    data = read_confined(root, MANIFEST_NAME, MAX_MANIFEST_BYTES, what="its manifest")
+    where = str(Path(folder) / MANIFEST_NAME)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path} is not valid JSON ({exc}): re-export the model") from exc
-    return Manifest.from_json(data, where=str(path))
+        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ArtifactError(f"{where} is not valid JSON ({_short(exc)}): re-export the model") from None
+    return validate_manifest(parsed, where)
 
 
 def verify_files(folder: Path, manifest: Manifest, names: list[str]) -> None:
-    """Check that each named file exists with the size and sha256 the manifest recorded."""
+    """Check that each named file is inside `folder` with the size and sha256 the manifest recorded."""
+    from clf_runtime.trust import artifact_root, read_verified
+
+    root = artifact_root(Path(folder))
     for name in names:
-        path = Path(folder) / name
-        entry = manifest.files.get(name)
-        if entry is None:
-            raise ArtifactError(f"{MANIFEST_NAME} has no checksum for {name}: re-export the model")
-        if not path.is_file():
-            raise ArtifactError(f"{path} is missing: copy the whole artifact folder or re-export it")
-        size = path.stat().st_size
-        if size != entry.bytes:
-            raise ArtifactError(
-                f"{path} is {size} bytes, the manifest says {entry.bytes}: the file is truncated "
-                "or replaced; copy it again or re-export the model"
-            )
-        if sha256_file(path) != entry.sha256:
-            raise ArtifactError(
-                f"{path} does not match its sha256 in {MANIFEST_NAME}: the file was modified; "
-                "copy it again or re-export the model"
-            )
+        read_verified(root, manifest, name)
+
+
+# --- strict validation -------------------------------------------------------------------------
+
+MAX_MANIFEST_BYTES = 16 << 20
+MAX_LABELS = 100_000
+MAX_LABEL_CHARS = 1_000
+MAX_LENGTH_LIMIT = 1 << 20  # tokens; far above any encoder's position table
+MAX_FILE_BYTES = 1 << 42  # 4 TiB
+SUPPORTED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _short(x: object, limit: int = 80) -> str:
+    text = repr(x) if not isinstance(x, BaseException) else str(x)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {_short(key)} appears twice")
+        out[key] = value
+    return out
+
+
+def _bad_char(text: str) -> bool:
+    # Control characters and line/paragraph separators would break one-row-per-line output.
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
+
+
+def check_file_name(name: Any, where: str) -> str:
+    """A file name the manifest may use: one plain component, no path, no `..`, no control chars."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > 255
+        or name in (".", "..")
+        or any(c in name for c in "/\\:")
+        or _bad_char(name)
+    ):
+        raise ArtifactError(
+            f"{where}: file name {_short(name)} is not a plain file name inside the artifact folder "
+            "(no folders, absolute paths or ..): re-export the model"
+        )
+    return name
+
+
+class _Fields:
+    """Typed access to one JSON object, each failure an ArtifactError naming the field."""
+
+    def __init__(self, data: Any, where: str, what: str = "the manifest") -> None:
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{where} is malformed: {what} is not a JSON object")
+        self.data, self.where = data, where
+
+    def fail(self, key: str, expected: str) -> ArtifactError:
+        got = self.data.get(key, None)
+        shown = "missing" if key not in self.data else f"{type(got).__name__} {_short(got)}"
+        return ArtifactError(f'{self.where} is malformed: "{key}" must be {expected}, got {shown}')
+
+    def get(self, key: str, types: tuple[type, ...], expected: str, default: Any = ...) -> Any:
+        if key not in self.data and default is not ...:
+            return default
+        value = self.data.get(key)
+        # bool is a subclass of int: `true` is not a number here, and 1 is not a boolean.
+        if key not in self.data or type(value) not in types:
+            raise self.fail(key, expected)
+        return value
+
+    def integer(self, key: str, low: int, high: int, default: Any = ...) -> int:
+        value = self.get(key, (int,), f"an integer from {low} to {high}", default)
+        if not low <= value <= high:
+            raise self.fail(key, f"an integer from {low} to {high}")
+        return value
+
+    def text(self, key: str, default: Any = ..., choices: tuple[str, ...] | None = None) -> str:
+        expected = f"one of {', '.join(choices)}" if choices else "a string"
+        value = self.get(key, (str,), expected, default)
+        if choices is not None and value not in choices:
+            raise self.fail(key, expected)
+        return value
+
+    def strings(self, key: str, expected: str) -> list[str]:
+        value = self.get(key, (list,), expected)
+        if not value or not all(type(x) is str and x and not _bad_char(x) for x in value):
+            raise self.fail(key, expected)
+        if len(set(value)) != len(value):
+            dup = next(x for x in value if value.count(x) > 1)
+            raise ArtifactError(f'{self.where} is malformed: "{key}" lists {_short(dup)} twice')
+        return value
+
+
+def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
+    """The one validator of clf.json: parsed JSON in, a Manifest out, or an ArtifactError.
+
+    Public so that exporters check what they assemble with the rules the runtime loads by.
+    """
+    top = _Fields(data, where)
+    if data.get("format") != FORMAT:
+        raise ArtifactError(f'{where} is not a clf manifest (no "format": "{FORMAT}")')
+    version = data.get("format_version")
+    if type(version) is not int:
+        raise top.fail("format_version", "an integer")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{where} has format version {version}, this clf-runtime reads version "
+            f"{FORMAT_VERSION}: re-export the model with a matching clf-export, or install "
+            "the clf-runtime release that matches the exporter"
+        )
+    task = top.text("task", choices=TASKS)
+    labels = top.strings(
+        "labels", "a non-empty list of distinct non-empty strings without control characters"
+    )
+    if len(labels) > MAX_LABELS or any(len(x) > MAX_LABEL_CHARS for x in labels):
+        raise top.fail("labels", f"at most {MAX_LABELS} labels of at most {MAX_LABEL_CHARS} characters")
+    inputs = top.strings(
+        "inputs", f"a non-empty list of distinct ONNX input names ({', '.join(SUPPORTED_INPUTS)})"
+    )
+    if not set(inputs) <= set(SUPPORTED_INPUTS) or "input_ids" not in inputs:
+        raise top.fail("inputs", f"names among {', '.join(SUPPORTED_INPUTS)}, input_ids included")
+    variants = _variants(top)
+    try:
+        manifest = Manifest(
+            task=task,
+            labels=tuple(labels),
+            max_length=top.integer("max_length", 2, MAX_LENGTH_LIMIT),
+            inputs=tuple(inputs),
+            variants=variants,
+            provider_variants=_provider_variants(top, variants),
+            text_pair=top.get("text_pair", (bool,), "true or false", False),
+            thresholds=_thresholds(top, task, len(labels)),
+            output=top.text("output", "logits"),
+            files=_files(top, variants),
+            metrics=top.get("metrics", (dict, type(None)), "an object", {}) or {},
+            created_by=top.text("created_by", ""),
+            # Optional fields added later go here, read with `top` (absent: their default).
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field parser's own checks
+        raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {_short(exc, 200)})") from None
+    if not manifest.output or _bad_char(manifest.output):
+        raise top.fail("output", "the name of the ONNX output")
+    return manifest
+
+
+def _variants(top: _Fields) -> tuple[Variant, ...]:
+    expected = 'a non-empty list of {"precision": ..., "file": ...} objects, one per precision'
+    items = top.get("variants", (list,), expected)
+    if not items:
+        raise top.fail("variants", expected)
+    out = []
+    for item in items:
+        v = _Fields(item, top.where, "a variant")
+        if set(item) != {"precision", "file"}:
+            raise top.fail("variants", expected)
+        precision = v.text("precision", choices=PRECISIONS)
+        out.append(Variant(precision, check_file_name(v.text("file"), top.where)))
+    if len({v.precision for v in out}) != len(out):
+        raise top.fail("variants", expected)
+    return tuple(out)
+
+
+def _provider_variants(top: _Fields, variants: tuple[Variant, ...]) -> dict[str, str]:
+    have = tuple(v.precision for v in variants)
+    expected = (
+        f"an object mapping providers ({', '.join(PROVIDERS)}) to precisions it has ({', '.join(have)})"
+    )
+    value = top.get("provider_variants", (dict,), expected)
+    if not all(k in PROVIDERS and v in have for k, v in value.items()):
+        raise top.fail("provider_variants", expected)
+    return dict(value)
+
+
+def _thresholds(top: _Fields, task: str, n: int) -> tuple[float, ...] | None:
+    expected = f"null, or for a multi_label model a list of {n} numbers from 0 to 1"
+    value = top.get("thresholds", (list, type(None)), expected, None)
+    if value is None:
+        return None
+    ok = task == "multi_label" and len(value) == n
+    if not ok or not all(type(x) in (int, float) and 0 <= x <= 1 for x in value):  # NaN fails 0 <= x
+        raise top.fail("thresholds", expected)
+    return tuple(float(x) for x in value)
+
+
+def _files(top: _Fields, variants: tuple[Variant, ...]) -> dict[str, FileEntry]:
+    expected = 'an object mapping each file name to {"sha256": 64 hex digits, "bytes": its size}'
+    value = top.get("files", (dict,), expected)
+    files = {}
+    for name, item in value.items():
+        check_file_name(name, top.where)
+        entry = _Fields(item, top.where, f"the entry of {_short(name)} in files")
+        sha = entry.text("sha256")
+        if set(item) != {"sha256", "bytes"} or not _SHA256.fullmatch(sha):
+            raise top.fail("files", expected)
+        files[name] = FileEntry(sha256=sha, bytes=entry.integer("bytes", 0, MAX_FILE_BYTES))
+    for name in (TOKENIZER_NAME, *(v.file for v in variants)):
+        if name not in files:
+            raise ArtifactError(f"{top.where} has no checksum for {name}: re-export the model")
+    return files

@@ -8,17 +8,21 @@ without `token_type_ids` both work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import numbers
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from clf_runtime import providers
-from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest, verify_files
+from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
 from clf_runtime.defaults import default_model_dir
-from clf_runtime.errors import ArtifactError, InputError
+from clf_runtime.errors import ArtifactError, InferenceError, InputError
+from clf_runtime.loading import check_inputs, check_tables, one_line, open_session, output_width
 from clf_runtime.prediction import Prediction, to_predictions
+from clf_runtime.trust import artifact_root, read_verified
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -70,6 +74,17 @@ def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np
     return batches
 
 
+@contextlib.contextmanager
+def _tokenizer_errors() -> Iterator[None]:
+    """A tokenizer failure (a Rust panic surfaces as a BaseException) becomes an InferenceError."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
+    except BaseException as exc:
+        raise InferenceError(f"the tokenizer failed: {type(exc).__name__}: {one_line(exc)}") from None
+
+
 class TextClassifier:
     """A loaded clf model. Safe to call from several threads at once."""
 
@@ -89,15 +104,15 @@ class TextClassifier:
         self.precision = precision
         self.folder = folder
         self._pad_id = _pad_id(tokenizer)
-        declared = [i.name for i in session.get_inputs()]
-        unknown = [name for name in declared if name not in _ENCODING_FIELD]
-        if unknown:
-            raise ArtifactError(
-                f"the ONNX model declares inputs clf cannot feed: {', '.join(unknown)} "
-                f"(supported: {', '.join(_ENCODING_FIELD)})"
-            )
+        declared = check_inputs(manifest, session)
         self._feeds = [(name, _ENCODING_FIELD[name]) for name in declared]
-        self._output = [session.get_outputs()[0].name]
+        self._output = [manifest.output]
+        width = output_width(manifest, session, declared)
+        if width != len(manifest.labels):
+            raise ArtifactError(
+                f"the model has {width} outputs but clf.json lists {len(manifest.labels)} labels: "
+                "the manifest belongs to another model; re-export it"
+            )
         n = len(manifest.labels)
         default = 0.5 if manifest.thresholds is None else None
         self._thresholds = np.full(n, default) if default is not None else np.asarray(manifest.thresholds)
@@ -124,34 +139,32 @@ class TextClassifier:
         from tokenizers import Tokenizer
 
         folder = Path(path) if path is not None else default_model_dir()
+        if threads is not None and threads < 1:
+            raise InputError(f"threads must be at least 1, got {threads}")
         manifest = load_manifest(folder)
+        root = artifact_root(folder)
         name = providers.resolve(provider)
         variant = manifest.variant(precision) if precision else manifest.variant_for(name)
-        if verify:
-            verify_files(folder, manifest, [TOKENIZER_NAME, variant.file])
 
+        text = read_verified(root, manifest, TOKENIZER_NAME, verify)
         try:
-            tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_NAME))
-        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
-            raise ArtifactError(f"cannot read {folder / TOKENIZER_NAME}: {exc}") from exc
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=manifest.max_length)
+            tokenizer = Tokenizer.from_str(text.decode("utf-8"))
+        except BaseException as exc:  # tokenizers raises bare Exceptions, and pyo3 panics (BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise ArtifactError(f"cannot read {folder / TOKENIZER_NAME}: {one_line(exc)}") from None
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads is not None:
-            if threads < 1:
-                raise InputError(f"threads must be at least 1, got {threads}")
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(
-                str(folder / variant.file),
-                sess_options=options,
-                providers=providers.session_providers(name),
-            )
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ArtifactError(f"onnxruntime cannot load {folder / variant.file}: {exc}") from exc
+        session, facts = open_session(
+            root, manifest, variant, options, providers.session_providers(name), verify
+        )
+        manifest = check_tables(manifest, facts, tokenizer)
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=manifest.max_length)
         return cls(manifest, session, tokenizer, name, variant.precision, folder)
 
     # --- properties ---------------------------------------------------------------------------
@@ -186,6 +199,8 @@ class TextClassifier:
 
         threshold: overrides the manifest's multi-label threshold(s).
         """
+        if threshold is not None and not (isinstance(threshold, numbers.Real) and 0 <= threshold <= 1):
+            raise InputError(f"threshold must be a number from 0 to 1, got {threshold!r}")  # NaN included
         logits = self.logits(texts, batch_size=batch_size)
         thresholds = self._thresholds if threshold is None else np.full(len(self.labels), threshold)
         return to_predictions(logits, self.task, self.labels, thresholds)
@@ -200,9 +215,11 @@ class TextClassifier:
             return np.zeros((0, n_out), dtype=np.float32)
         if len(items) == 1:  # encode() skips the thread pool that encode_batch() dispatches to
             item = items[0]
-            one = self.tokenizer.encode(item) if isinstance(item, str) else self.tokenizer.encode(*item)
+            with _tokenizer_errors():
+                one = self.tokenizer.encode(item) if isinstance(item, str) else self.tokenizer.encode(*item)
             return self._run([one])
-        encodings = self.tokenizer.encode_batch(items)
+        with _tokenizer_errors():
+            encodings = self.tokenizer.encode_batch(items)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(items), n_out), dtype=np.float32)
@@ -235,7 +252,9 @@ class TextClassifier:
         For callers that drive the session themselves (calibration, benchmarks of the bare session).
         """
         items = self._check_inputs(texts)
-        return self._feed(self.tokenizer.encode_batch(items))
+        with _tokenizer_errors():
+            encodings = self.tokenizer.encode_batch(items)
+        return self._feed(encodings)
 
     def _feed(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
         if len(encodings) == 1:
@@ -253,4 +272,10 @@ class TextClassifier:
         return feed
 
     def _run(self, encodings: list[Encoding]) -> np.ndarray:
-        return self.session.run(self._output, self._feed(encodings))[0]
+        try:
+            return self.session.run(self._output, self._feed(encodings))[0]
+        except Exception as exc:  # onnxruntime's Fail/RuntimeException, e.g. an id past the vocabulary
+            raise InferenceError(
+                f"onnxruntime failed on a batch of {len(encodings)} inputs "
+                f"(longest {max(len(e.ids) for e in encodings)} tokens): {one_line(exc)}"
+            ) from None

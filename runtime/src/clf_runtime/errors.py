@@ -21,3 +21,7 @@ class ProviderError(ClfError):
 
 class InputError(ClfError):
     """User input (a text file, a data set, an option value) cannot be used as given."""
+
+
+class InferenceError(ClfError):
+    """The model or its tokenizer failed at run time on the given inputs."""

@@ -5,11 +5,32 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable
+from typing import Any
 
 from clf_runtime.prediction import Prediction
 
 FORMATS = ("text", "jsonl", "csv")
+
+
+def _finite(obj: Any) -> Any:
+    """obj with every NaN or infinity replaced by None, so that it stays valid JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _json_row(p: Prediction, top_k: int | None) -> str:
+    data = p.to_dict(top_k)
+    try:
+        return json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a NaN or infinite score (e.g. an fp16 overflow): null, as JSON has no NaN
+        return json.dumps(_finite(data), ensure_ascii=False)
 
 
 def _fmt(x: float) -> str:
@@ -48,8 +69,10 @@ def formatter(
     fmt: str, task: str, labels: tuple[str, ...], top_k: int | None
 ) -> tuple[str | None, Callable[[Prediction], str]]:
     """A header line (or None) and a function from a prediction to one output line (no newline)."""
+    if top_k is not None:
+        top_k = min(top_k, len(labels))  # more than there are would give a header wider than the rows
     if fmt == "jsonl":
-        return None, lambda p: json.dumps(p.to_dict(top_k), ensure_ascii=False)
+        return None, lambda p: _json_row(p, top_k)
     if fmt == "text":
         return None, lambda p: _text_row(p, top_k)
     if fmt == "csv":

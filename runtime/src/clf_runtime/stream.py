@@ -7,6 +7,8 @@ rows are written before the next chunk is read.
 
 from __future__ import annotations
 
+import codecs
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
@@ -25,30 +27,95 @@ class StreamOptions:
     chunk_lines: int = 2048
 
 
-def read_inputs(stream: BinaryIO, text_pair: bool, name: str = "input") -> Iterator[TextInput]:
-    """Yield one input per line: a str, or an (a, b) pair split at the first tab."""
-    for number, raw in enumerate(stream, start=1):
+#: Bytes of one line (or one side of a pair) kept per token of max_length. A token covers at least
+#: one character, so past max_length * 64 bytes the model would truncate anyway; the rest of the line
+#: is read in pieces, checked to be UTF-8 and dropped, so one 100 MB line costs what a short one does.
+BYTES_PER_TOKEN = 64
+_PIECE = 1 << 16
+
+
+def _decode_error(name: str, number: int, at: int) -> InputError:
+    return InputError(
+        f"{name}, line {number}: not valid UTF-8 (byte {at}); "
+        "convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8"
+    )
+
+
+def _read_error(name: str, exc: OSError) -> InputError:
+    return InputError(f"cannot read {name}: {exc.strerror or exc}")
+
+
+def _long_line(stream: BinaryIO, first: bytes, limit: int, pair: bool, name: str, number: int) -> list[str]:
+    """The rest of a line that did not fit in one piece: each field kept up to `limit` characters."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fields = [""]
+    consumed = 0
+    piece = first
+    while True:
+        ended = piece.endswith(b"\n")
         try:
-            line = raw.decode("utf-8")
+            text = decoder.decode(piece, final=ended)
         except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{name}, line {number}: not valid UTF-8 (byte {exc.start}); "
-                "convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8"
-            ) from exc
-        if number == 1 and line.startswith("\ufeff"):
-            line = line[1:]  # byte-order mark written by some editors
-        line = line.rstrip("\r\n")
+            raise _decode_error(name, number, consumed + exc.start) from None
+        consumed += len(piece)
+        if pair and len(fields) == 1 and "\t" in text:
+            head, text = text.split("\t", 1)
+            fields[0] += head[: limit - len(fields[0])]
+            fields.append("")
+        fields[-1] += text[: limit - len(fields[-1])]
+        if ended:
+            return fields
+        try:
+            piece = stream.readline(_PIECE)
+        except OSError as exc:
+            raise _read_error(name, exc) from None
+        if not piece:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise _decode_error(name, number, consumed) from None
+            return fields
+
+
+def read_inputs(
+    stream: BinaryIO, text_pair: bool, name: str = "input", max_chars: int | None = None
+) -> Iterator[TextInput]:
+    """Yield one input per line: a str, or an (a, b) pair split at the first tab.
+
+    max_chars: keep at most this many characters of a line (of each side of a pair); None keeps all.
+    """
+    limit = max_chars if max_chars is not None else sys.maxsize
+    number = 0
+    while True:
+        try:
+            raw = stream.readline(_PIECE)
+        except OSError as exc:
+            raise _read_error(name, exc) from None
+        if not raw:
+            return
+        number += 1
+        if raw.endswith(b"\n") and len(raw) <= limit:
+            try:
+                fields = [raw.decode("utf-8")]
+            except UnicodeDecodeError as exc:
+                raise _decode_error(name, number, exc.start) from None
+            if text_pair:
+                fields = fields[0].split("\t", 1)
+        else:
+            fields = _long_line(stream, raw, limit, text_pair, name, number)
+        if number == 1 and fields[0].startswith("\ufeff"):
+            fields[0] = fields[0][1:]  # byte-order mark written by some editors
+        fields[-1] = fields[-1].rstrip("\r\n")
         if not text_pair:
-            yield line
-        elif line == "":
+            yield fields[0]
+        elif len(fields) == 2:
+            yield (fields[0], fields[1])
+        elif fields[0] == "":
             yield ("", "")
-        elif "\t" not in line:
+        else:
             raise InputError(
                 f"{name}, line {number}: this model classifies text pairs, give two texts separated by a tab"
             )
-        else:
-            a, b = line.split("\t", 1)
-            yield (a, b)
 
 
 def _chunks(items: Iterable[TextInput], size: int) -> Iterator[list[TextInput]]:
@@ -77,7 +144,8 @@ def classify_stream(
     if header is not None:
         sink.write(header + "\n")
     count = 0
-    for chunk in _chunks(read_inputs(source, clf.text_pair, name), options.chunk_lines):
+    max_chars = clf.manifest.max_length * BYTES_PER_TOKEN
+    for chunk in _chunks(read_inputs(source, clf.text_pair, name, max_chars), options.chunk_lines):
         predictions = clf.predict(chunk, batch_size=options.batch_size, threshold=options.threshold)
         sink.write("".join(row(p) + "\n" for p in predictions))
         count += len(chunk)

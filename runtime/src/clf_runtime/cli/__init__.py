@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,17 +23,37 @@ model_option = click.option(
 )
 
 
+DEBUG_ENV = "CLF_DEBUG"
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the project's errors into click's one-line 'Error: ...' and exit status 1."""
+    """Turn every error into click's one-line 'Error: ...' and exit status 1.
+
+    The project's own errors carry their message and fix; an OSError or anything unexpected is
+    shown on one line too. CLF_DEBUG=1 lets unexpected errors through with their traceback.
+    """
     try:
         yield
     except ClfError as exc:
         raise click.ClickException(str(exc)) from None
     except BrokenPipeError:
-        # `clf-run big.txt | head` closes our stdout early; that is not an error.
+        # `clf-run big.txt | head` closes our stdout early; that is not an error. Point stdout at
+        # /dev/null so that the interpreter's final flush does not complain either.
         with contextlib.suppress(Exception):
-            sys.stdout = None  # type: ignore[assignment]
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(0) from None
     except KeyboardInterrupt:
         raise click.ClickException("interrupted") from None
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        if isinstance(exc, OSError):
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+        text = " ".join(str(exc).split())[:300]
+        raise click.ClickException(
+            f"unexpected {type(exc).__name__}: {text} (set {DEBUG_ENV}=1 to see the traceback)"
+        ) from None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 import click
 
@@ -28,27 +33,82 @@ class RunConfig:
     output: Path | None = None
 
 
+def _open_input(spec: str) -> tuple[BinaryIO, str, os.stat_result]:
+    """The input as a binary stream, its name for messages, and its stat (pipes and devices work)."""
+    from clf_runtime.errors import InputError
+
+    if spec == "-":
+        if sys.stdin is None:
+            raise InputError("standard input is closed: give a FILE to classify")
+        source: BinaryIO = sys.stdin.buffer
+        name = "stdin"
+    else:
+        name = spec
+        try:
+            source = open(spec, "rb")  # noqa: SIM115 - closed by run()
+        except FileNotFoundError:
+            raise InputError(
+                f"input file {spec} does not exist: give a text file, one text per line, or - for stdin"
+            ) from None
+        except IsADirectoryError:
+            raise InputError(f"input file {spec} is a folder: give a text file, one text per line") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {spec}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(source.fileno())
+    except (OSError, ValueError, AttributeError):  # e.g. a stream without a descriptor under test runners
+        info = os.stat_result((stat.S_IFIFO, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    if stat.S_ISDIR(info.st_mode):
+        source.close()
+        raise InputError(f"input {name} is a folder: give a text file, one text per line")
+    return source, name, info
+
+
+@contextlib.contextmanager
+def _stdout() -> Iterator[TextIO]:
+    """Standard output as UTF-8 text; a full or closed stdout is a one-line error, not a traceback."""
+    from clf_runtime.errors import InputError
+    from clf_runtime.output import write_error
+
+    if sys.stdout is None:
+        raise InputError("standard output is closed: pass --output FILE")
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+    try:
+        yield sys.stdout
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away (e.g. | head): user_errors ends quietly
+    except OSError as exc:
+        _discard_stdout()
+        raise write_error("standard output", exc) from None
+
+
+def _discard_stdout() -> None:
+    # What is still buffered cannot be written; point fd 1 at /dev/null so that the interpreter's
+    # final flush does not print a second error.
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def run(config: RunConfig) -> int:
     """Classify config.input into config.output (or stdout). Returns the number of lines."""
-    from clf_runtime.atomic import atomic_file
     from clf_runtime.classifier import TextClassifier
-    from clf_runtime.errors import InputError
+    from clf_runtime.output import check_not_input, open_output
     from clf_runtime.stream import StreamOptions, classify_stream
 
     options = StreamOptions(
         fmt=config.fmt, top_k=config.top_k, threshold=config.threshold, batch_size=config.batch_size
     )
-    if config.input == "-":
-        source, name, size = sys.stdin.buffer, "stdin", None
-    else:
-        path = Path(config.input)
-        if not path.is_file():
-            what = "is a folder" if path.is_dir() else "does not exist"
-            raise InputError(f"input file {path} {what}: give a text file, one text per line, or - for stdin")
-        source, name, size = open(path, "rb"), str(path), path.stat().st_size  # noqa: SIM115
+    output = None if config.output is None or str(config.output) == "-" else Path(config.output)
+    source, name, info = _open_input(config.input)
     try:
+        if output is not None:
+            check_not_input(output, info)  # before loading: fail fast, and never truncate the input
         clf = TextClassifier.load(config.model, provider=config.provider, threads=config.threads)
-        show_bar = size is not None and sys.stderr.isatty()
+        size = info.st_size if stat.S_ISREG(info.st_mode) else None
+        show_bar = size is not None and sys.stderr is not None and sys.stderr.isatty()
         bar = click.progressbar(length=size, file=sys.stderr, label="classifying") if show_bar else None
         done = [0]
 
@@ -58,21 +118,21 @@ def run(config: RunConfig) -> int:
                 bar.update(pos - done[0])
                 done[0] = pos
 
-        def go(sink) -> int:  # type: ignore[no-untyped-def]
-            return classify_stream(clf, source, sink, options, name=name, on_chunk=on_chunk)
-
-        if config.output is not None:
-            with atomic_file(config.output) as sink:
-                count = go(sink)
-        else:
-            count = go(sys.stdout)
-            sys.stdout.flush()
+        sink_cm = open_output(output, info) if output is not None else _stdout()
+        with sink_cm as sink:
+            count = classify_stream(clf, source, sink, options, name=name, on_chunk=on_chunk)
         if bar is not None:
             bar.render_finish()
         return count
     finally:
         if source is not sys.stdin.buffer:
             source.close()
+
+
+def _finite_threshold(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number from 0 to 1")
+    return value
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,6 +144,7 @@ def run(config: RunConfig) -> int:
     "--threshold",
     type=click.FloatRange(0, 1),
     default=None,
+    callback=_finite_threshold,
     help="Multi-label decision threshold (default: the manifest's).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
@@ -92,9 +153,9 @@ def run(config: RunConfig) -> int:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     default=None,
-    help="Write here (complete or not at all) instead of stdout.",
+    help="Write here instead of stdout (- is stdout): a file is replaced only when complete.",
 )
 def main(
     file: str,
