@@ -43,7 +43,13 @@ D = ServeConfig(model=Path("."))  # the defaults shown by --help
     show_default=True,
     help="Inputs per request.",
 )
-@click.option("--max-body-bytes", type=click.IntRange(min=1), default=D.max_body_bytes, show_default=True)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=D.max_body_bytes,
+    show_default=True,
+    help="Refuse larger request bodies (413), counted while they stream in.",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
     "--min-score",
