@@ -8,9 +8,11 @@ for --duration seconds per cell: N client threads, each with its own keep-alive 
 text per request back to back (short texts, then texts of 128 tokens or the model's max length) and
 stop by themselves at the deadline. It reports texts/s and p50/p99 latency per cell, then the ratios
 the issue asks for, measured side by side: batching vs no batching at the most clients, the server
-vs `TextClassifier.predict` offline throughput (batch 32, same process as the client, no HTTP), and
-p50 at one client vs `TextClassifier.predict` of one text. Client and server share the machine's
-cores, as they would on one host. This is a benchmark, not a test: it asserts nothing.
+vs `TextClassifier.predict` offline throughput (batch 32, in this process, no HTTP), and p50 at one
+client vs `TextClassifier.predict` of one text. Both servers stay up and their cells alternate, and
+the in-process numbers are taken in every round, so a change in the machine's load hits both sides
+of a ratio alike. Client and server share the machine's cores, as they would on one host. This is a
+benchmark, not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def offline(clf, texts: list[str], runs: int, batch_texts: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """TextClassifier.predict: p50 of one text at a time, and texts/s in batches of 32."""
+def offline(clf, texts: list[str], runs: int, batch_texts: int) -> dict:  # type: ignore[no-untyped-def]
+    """TextClassifier.predict in this process: one text at a time, then texts in batches of 32."""
     for t in texts[:4]:
         clf.predict([t])
     times = []
@@ -73,10 +75,13 @@ def offline(clf, texts: list[str], runs: int, batch_texts: int) -> dict[str, flo
     many = [texts[i % len(texts)] for i in range(batch_texts)]
     start = time.perf_counter()
     clf.predict(many, batch_size=32)
-    return {
-        "p50_ms": 1000 * statistics.median(times),
-        "texts_per_s": batch_texts / (time.perf_counter() - start),
-    }
+    return {"times": times, "texts": batch_texts, "seconds": time.perf_counter() - start}
+
+
+def offline_summary(runs: list[dict]) -> dict[str, float]:
+    times = [t for r in runs for t in r["times"]]
+    rate = sum(r["texts"] for r in runs) / sum(r["seconds"] for r in runs)
+    return {"p50_ms": 1000 * statistics.median(times), "texts_per_s": rate}
 
 
 class Server:
@@ -189,8 +194,7 @@ def main() -> None:
     clf = TextClassifier.load(args.model, threads=args.threads)
     tokens = min(128, clf.manifest.max_length)
     kinds = {"short": SHORT, f"{tokens} tokens": long_texts(clf, tokens)}
-    base = {kind: offline(clf, texts, 200, 2000) for kind, texts in kinds.items()}
-    del clf
+    offline_runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
 
     extra = ["--threads", str(args.threads)] if args.threads else []
     modes = {
@@ -209,6 +213,7 @@ def main() -> None:
         # the machine's load hits both sides of each ratio alike.
         for r in range(args.rounds):
             for kind, texts in kinds.items():
+                offline_runs[kind].append(offline(clf, texts, 100, 1000))  # in the same round
                 for n in clients:
                     for mode in list(servers)[:: 1 if r % 2 == 0 else -1]:
                         server = servers[mode]
@@ -225,6 +230,7 @@ def main() -> None:
     finally:
         for server in servers.values():
             server.stop()
+    base = {kind: offline_summary(runs) for kind, runs in offline_runs.items()}
     rows = [
         {"mode": mode, "texts": kind, "clients": n, **summary(cells[(mode, kind, n)])}
         for mode in modes
