@@ -120,6 +120,18 @@ class Server:
 
         return value("clf_batch_size_sum"), value("clf_batch_size_count")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (user + system; Linux's /proc, else nan).
+
+        On a machine shared with other work, wall-clock numbers move with the load; the server's
+        CPU time per text is what batching saves whatever the load.
+        """
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -173,6 +185,7 @@ def summary(runs: list[dict]) -> dict[str, float]:
         "requests": len(done),
         "errors": sum(r["errors"] for r in runs),
         "mean_batch": sum(r["inputs"] for r in runs) / max(1.0, sum(r["calls"] for r in runs)),
+        "server_cpu_ms_per_text": 1000 * sum(r["cpu"] for r in runs) / max(1, len(done)),
     }
 
 
@@ -217,10 +230,10 @@ def main() -> None:
                 for n in clients:
                     for mode in list(servers)[:: 1 if r % 2 == 0 else -1]:
                         server = servers[mode]
-                        before = server.batches()
+                        before, cpu = server.batches(), server.cpu_seconds()
                         run = load(server.port, texts, n, args.duration)
-                        after = server.batches()
-                        run.update(inputs=after[0] - before[0], calls=after[1] - before[1])
+                        cpu, after = server.cpu_seconds() - cpu, server.batches()
+                        run.update(inputs=after[0] - before[0], calls=after[1] - before[1], cpu=cpu)
                         cells.setdefault((mode, kind, n), []).append(run)
                         rate = len(run["latencies"]) / run["seconds"]
                         print(
@@ -242,12 +255,15 @@ def main() -> None:
         f"model: {args.model} ({clf_desc(args.model)}), {args.rounds} x {args.duration:g} s per cell, "
         f"{os.cpu_count()} CPUs\n"
     )
-    print("| server | texts | clients | texts/s | p50 ms | p99 ms | mean batch | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| server | texts | clients | texts/s | p50 ms | p99 ms | mean batch | server CPU ms/text | errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['mode']} | {r['texts']} | {r['clients']} | {r['texts_per_s']:.0f} | {r['p50_ms']:.2f} "
-            f"| {r['p99_ms']:.2f} | {r['mean_batch']:.1f} | {r['errors']} |"
+            f"| {r['p99_ms']:.2f} | {r['mean_batch']:.1f} | {r['server_cpu_ms_per_text']:.2f} "
+            f"| {r['errors']} |"
         )
     print("\n| TextClassifier.predict, in process | texts | p50 ms (1 text) | texts/s (batch 32) |")
     print("|---|---|---|---|")
@@ -270,6 +286,9 @@ def main() -> None:
         ),
         f"p50 at {fewest} client - predict p50, ms (target <= 1)": lambda k: (
             cell(0, k, fewest)["p50_ms"] - base[k]["p50_ms"]
+        ),
+        f"no batching / batching server CPU per text at {most} clients": lambda k: (
+            cell(1, k, most)["server_cpu_ms_per_text"] / cell(0, k, most)["server_cpu_ms_per_text"]
         ),
     }
     for name, f in lines.items():
