@@ -370,6 +370,29 @@ def test_concurrent_requests_are_batched_together(clf: TextClassifier) -> None:
     assert "Traceback" not in server.stderr()
 
 
+def test_a_lone_request_does_not_wait_for_batch_mates() -> None:
+    # --max-wait-ms is a minute, the client's timeout 30 s: only requests already arriving are awaited.
+    server = Server("tiny-bert", "--max-wait-ms", "60000")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        for text in TEXTS:
+            conn.request("POST", "/predict", json.dumps({"inputs": text}).encode())
+            response = conn.getresponse()
+            assert (response.status, bool(response.read())) == (200, True)
+        conn.close()
+        assert server.metrics()["clf_batch_size_count"] == len(TEXTS)
+    finally:
+        server.stop()
+
+
+def test_a_client_that_leaves_mid_body_is_forgotten(bert: Server) -> None:
+    sock = bert.raw(request_bytes(json.dumps({"inputs": "bye"}).encode())[:-3])
+    wait_for(lambda: bert.metrics()["clf_requests_in_flight"] == 1, "the upload to start")
+    sock.close()
+    wait_for(lambda: bert.metrics()["clf_requests_in_flight"] == 0, "the server to drop it")
+    assert bert.predict({"inputs": "next"})[0] == 200
+
+
 def test_max_batch_1_runs_each_request_alone() -> None:
     server = Server("tiny-bert", "--max-batch", "1")
     try:
