@@ -18,22 +18,6 @@ def loaded_after(code: str) -> list[str]:
     return [m for m in modules if m.split(".")[0] in HEAVY + SERVE_EXTRA]
 
 
-def test_import_clf_runtime_is_light() -> None:
-    assert loaded_after("import clf_runtime") == []
-
-
-def test_loading_a_model_and_the_cli_stay_light() -> None:
-    from .conftest import fixture_path
-
-    code = (
-        "from clf_runtime import TextClassifier\n"
-        "import clf_runtime.cli.run, clf_runtime.cli, clf_runtime.cli.serve\n"
-        "import clf_runtime.serve, clf_runtime.serve.config, clf_runtime.serve.schema\n"
-        f"TextClassifier.load({str(fixture_path('tiny-bert'))!r}).predict(['hi'])"
-    )
-    assert loaded_after(code) == []
-
-
 def test_clf_serve_without_the_extra_says_how_to_install_it() -> None:
     from .conftest import fixture_path
 
@@ -48,3 +32,19 @@ def test_clf_serve_without_the_extra_says_how_to_install_it() -> None:
     assert out.returncode == 1
     assert "pip install 'clf-runtime[serve]'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_import_clf_runtime_is_light() -> None:
+    assert loaded_after("import clf_runtime") == []
+
+
+def test_loading_a_model_and_the_cli_stay_light() -> None:
+    from .conftest import fixture_path
+
+    code = (
+        "from clf_runtime import TextClassifier\n"
+        "import clf_runtime.cli.run, clf_runtime.cli, clf_runtime.cli.serve\n"
+        "import clf_runtime.serve, clf_runtime.serve.config, clf_runtime.serve.schema\n"
+        f"TextClassifier.load({str(fixture_path('tiny-bert'))!r}).predict(['hi'])"
+    )
+    assert loaded_after(code) == []
