@@ -59,6 +59,7 @@ def test_serve_extra_brings_the_web_stack() -> None:
     assert {re.split(r"[ <>=!;\[]", r)[0].lower() for r in serve} == {
         "starlette",
         "uvicorn",
+        "httptools",
         "prometheus-client",
     }
     assert project("runtime")["scripts"]["clf-serve"] == "clf_runtime.cli.serve:main"

@@ -13,7 +13,7 @@ from clf_runtime.errors import ClfError
 from clf_runtime.serve.config import ServeConfig
 
 #: The packages the `serve` extra brings, by import name.
-EXTRA_MODULES = ("starlette", "uvicorn", "prometheus_client")
+EXTRA_MODULES = ("starlette", "uvicorn", "prometheus_client")  # httptools is optional to uvicorn
 INSTALL_HINT = "pip install 'clf-runtime[serve]'"
 
 
