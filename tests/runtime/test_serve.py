@@ -310,7 +310,7 @@ def test_health_and_info(bert: Server) -> None:
     assert info["task"] == "single_label" and info["labels"] == ["negative", "neutral", "positive"]
     assert (info["provider"], info["precision"], info["max_length"]) == ("cpu", "fp32", 32)
     assert info["model_type"]["classifier"]["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
-    assert info["max_client_batch_size"] == 8 and info["version"]
+    assert info["max_client_batch_size"] == 8 and info["max_concurrent_requests"] == 512 and info["version"]
 
 
 def test_metrics_count_requests_inputs_and_errors(bert: Server) -> None:
@@ -391,6 +391,21 @@ def test_a_client_that_leaves_mid_body_is_forgotten(bert: Server) -> None:
     sock.close()
     wait_for(lambda: bert.metrics()["clf_requests_in_flight"] == 0, "the server to drop it")
     assert bert.predict({"inputs": "next"})[0] == 200
+
+
+def test_requests_over_max_concurrent_get_429() -> None:
+    server = Server("tiny-bert", "--max-concurrent", "1")
+    try:
+        slow = server.raw(request_bytes(json.dumps({"inputs": "one"}).encode())[:-1])
+        wait_for(lambda: server.metrics()["clf_requests_in_flight"] == 1, "the first request")
+        status, answer = server.predict({"inputs": "two"})
+        assert (status, answer["error_type"]) == (429, "overloaded")
+        slow.sendall(b"}")
+        with slow:
+            assert read_response(slow)[0] == 200
+        assert server.predict({"inputs": "three"})[0] == 200
+    finally:
+        server.stop()
 
 
 def test_max_batch_1_runs_each_request_alone() -> None:

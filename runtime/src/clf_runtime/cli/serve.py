@@ -50,6 +50,13 @@ D = ServeConfig(model=Path("."))  # the defaults shown by --help
     show_default=True,
     help="Refuse larger request bodies (413), counted while they stream in.",
 )
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(min=1),
+    default=D.max_concurrent,
+    show_default=True,
+    help="/predict requests answered at once; more get 429.",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
     "--min-score",
@@ -73,6 +80,7 @@ def main(
     max_wait_ms: float,
     max_inputs: int,
     max_body_bytes: int,
+    max_concurrent: int,
     threads: int | None,
     min_score: float,
     provider: str,
@@ -88,6 +96,7 @@ def main(
         max_wait_ms=max_wait_ms,
         max_inputs=max_inputs,
         max_body_bytes=max_body_bytes,
+        max_concurrent=max_concurrent,
         threads=threads,
         min_score=min_score,
         provider=provider,

@@ -99,7 +99,7 @@ def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, An
         },
         "max_input_length": clf.manifest.max_length,
         "max_client_batch_size": config.max_inputs,
-        "max_batch_requests": None,
+        "max_concurrent_requests": config.max_concurrent,
         "version": version,
         "task": clf.task,
         "labels": labels,
@@ -136,8 +136,13 @@ def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0")
         finally:
             await batcher.stop()
 
+    active = [0]  # /predict requests being answered
+
     async def predict(request: Request) -> Response:
+        if active[0] >= config.max_concurrent:
+            return _overloaded()
         start = time.perf_counter()
+        active[0] += 1
         metrics.in_flight.inc()
         batcher.expect()
         submitted = False
@@ -161,11 +166,22 @@ def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0")
         finally:
             if not submitted:
                 batcher.give_up()
+            active[0] -= 1
             metrics.in_flight.dec()
             metrics.queued.set(batcher.queued)
         metrics.requests.labels("/predict", str(response.status_code)).inc()
         metrics.latency.observe(time.perf_counter() - start)
         return response
+
+    def _overloaded() -> Response:
+        exc = RequestError(
+            429,
+            "overloaded",
+            f"{config.max_concurrent} requests are being answered (--max-concurrent): retry later",
+        )
+        metrics.errors.labels(exc.error_type).inc()
+        metrics.requests.labels("/predict", "429").inc()
+        return _error(exc)
 
     async def _checked(request: Request) -> PredictRequest:
         body = await read_body(request, config.max_body_bytes)

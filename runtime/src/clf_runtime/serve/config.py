@@ -15,6 +15,7 @@ class ServeConfig:
     max_wait_ms: float = 2.0  # how long the first input of a batch waits for batch-mates
     max_inputs: int = 256  # inputs per request
     max_body_bytes: int = 2_000_000  # request body limit, as text-embeddings-inference's default
+    max_concurrent: int = 512  # /predict requests at once; more get 429 (TEI's default too)
     threads: int | None = None  # ONNX Runtime intra-op threads (None: one per physical core)
     min_score: float = 0.0  # leave out labels whose probability is below this (the top one stays)
     provider: str = "auto"
