@@ -199,6 +199,9 @@ def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0")
         return req
 
     async def health(request: Request) -> Response:
+        if not batcher.running:  # the model worker is gone: the server cannot answer /predict
+            metrics.requests.labels("/health", "503").inc()
+            return JSONResponse({"error": "the model worker is not running", "error_type": "unhealthy"}, 503)
         metrics.requests.labels("/health", "200").inc()
         return JSONResponse({"status": "ok"})
 

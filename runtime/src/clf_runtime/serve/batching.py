@@ -66,6 +66,10 @@ class Batcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     # --- called by request handlers, on the event loop ---------------------------------------------
 
     def expect(self) -> None:
@@ -79,7 +83,7 @@ class Batcher:
 
     async def submit(self, items: list[Any], expected: bool = True) -> list[Any]:
         """One result per item, in order. Raises what the model call raised."""
-        if self._task is None or self._task.done():
+        if not self.running:
             raise RuntimeError("the batcher is not running")
         if expected:
             self._coming -= 1
