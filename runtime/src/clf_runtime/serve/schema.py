@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
+from clf_runtime.classifier import TextInput
 from clf_runtime.prediction import Prediction
-
-TextInput = Union[str, tuple[str, str]]
 
 FIELDS = ("inputs", "raw_scores", "truncate", "truncation_direction", "format")
 RESPONSE_FORMATS = ("tei", "clf")
