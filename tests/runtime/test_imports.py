@@ -7,13 +7,31 @@ import subprocess
 import sys
 
 HEAVY = ["torch", "transformers", "optimum", "peft", "clf_train", "clf_export"]
+# The serve extra: only a running clf-serve imports these.
+SERVE_EXTRA = ["starlette", "uvicorn", "prometheus_client"]
 
 
 def loaded_after(code: str) -> list[str]:
     probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     modules = json.loads(out.stdout.strip().splitlines()[-1])
-    return [m for m in modules if m.split(".")[0] in HEAVY]
+    return [m for m in modules if m.split(".")[0] in HEAVY + SERVE_EXTRA]
+
+
+def test_clf_serve_without_the_extra_says_how_to_install_it() -> None:
+    from .conftest import fixture_path
+
+    # Hide the extra (the slim-wheel run does not have it anyway).
+    code = (
+        "import sys\n"
+        "for name in ('starlette', 'uvicorn', 'prometheus_client'): sys.modules[name] = None\n"
+        "from clf_runtime.cli.serve import main\n"
+        f"main(['--model', {str(fixture_path('tiny-bert'))!r}, '--port', '0'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "pip install 'clf-runtime[serve]'" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_import_clf_runtime_is_light() -> None:
@@ -25,7 +43,8 @@ def test_loading_a_model_and_the_cli_stay_light() -> None:
 
     code = (
         "from clf_runtime import TextClassifier\n"
-        "import clf_runtime.cli.run, clf_runtime.cli\n"
+        "import clf_runtime.cli.run, clf_runtime.cli, clf_runtime.cli.serve\n"
+        "import clf_runtime.serve, clf_runtime.serve.config, clf_runtime.serve.schema\n"
         f"TextClassifier.load({str(fixture_path('tiny-bert'))!r}).predict(['hi'])"
     )
     assert loaded_after(code) == []

@@ -1,0 +1,112 @@
+"""`clf-serve`: serve a clf model over HTTP (needs the extra: pip install 'clf-runtime[serve]')."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from clf_runtime import providers
+from clf_runtime.cli import model_option, user_errors
+from clf_runtime.defaults import default_model_dir
+from clf_runtime.serve.config import ServeConfig
+
+D = ServeConfig(model=Path("."))  # the defaults shown by --help
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@model_option
+@click.option("--host", default=D.host, show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=D.port, show_default=True, help="0: a free one."
+)
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=D.max_batch,
+    show_default=True,
+    help="Inputs per model call, gathered across concurrent requests (1: no batching).",
+)
+@click.option(
+    "--max-wait-ms",
+    type=click.FloatRange(min=0),
+    default=D.max_wait_ms,
+    show_default=True,
+    help="How long a batch waits for inputs of requests already arriving.",
+)
+@click.option(
+    "--max-inputs",
+    type=click.IntRange(min=1),
+    default=D.max_inputs,
+    show_default=True,
+    help="Inputs per request.",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=D.max_body_bytes,
+    show_default=True,
+    help="Refuse larger request bodies (413), counted while they stream in.",
+)
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(min=1),
+    default=D.max_concurrent,
+    show_default=True,
+    help="/predict requests answered at once; more get 429.",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=D.min_score,
+    show_default=True,
+    help="Leave out labels with a lower probability (the best one stays).",
+)
+@click.option("--provider", type=click.Choice(providers.CHOICES), default=D.provider, show_default=True)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "int8", "fp16"]),
+    default=None,
+    help="Override the variant the manifest picks for the provider.",
+)
+def main(
+    model: Path | None,
+    host: str,
+    port: int,
+    max_batch: int,
+    max_wait_ms: float,
+    max_inputs: int,
+    max_body_bytes: int,
+    max_concurrent: int,
+    threads: int | None,
+    min_score: float,
+    provider: str,
+    precision: str | None,
+) -> None:
+    """Serve a clf model over HTTP: POST /predict (text-embeddings-inference's shapes), GET /health,
+    /info, /metrics. Stops on SIGTERM or Ctrl-C after answering the requests in flight."""
+    config = ServeConfig(
+        model=model if model is not None else default_model_dir(),
+        host=host,
+        port=port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_inputs=max_inputs,
+        max_body_bytes=max_body_bytes,
+        max_concurrent=max_concurrent,
+        threads=threads,
+        min_score=min_score,
+        provider=provider,
+        precision=precision,
+    )
+    with user_errors():
+        from clf_runtime.serve import serve
+
+        serve(config)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -1,0 +1,248 @@
+"""The Starlette app of clf-serve: POST /predict, GET /health, GET /info, GET /metrics.
+
+Every refusal is a 4xx JSON answer `{"error": ..., "error_type": ...}`: the body is read in chunks and
+refused as soon as it passes `max_body_bytes` (a Content-Length over the limit is refused before any
+byte is read), then decoded, parsed and checked against the model (schema.py) before it reaches the
+batcher. Only a failure of the model itself is a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from clf_runtime.classifier import TextClassifier, TextInput
+from clf_runtime.prediction import to_predictions
+from clf_runtime.serve.batching import Batcher
+from clf_runtime.serve.config import ServeConfig
+from clf_runtime.serve.metrics import Metrics
+from clf_runtime.serve.schema import PredictRequest, RequestError, answer, decode_json, parse_predict
+
+log = logging.getLogger("clf_runtime.serve")
+
+ROUTES = "POST /predict, GET /health, GET /info, GET /metrics"
+
+
+def _error(exc: RequestError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to pass `limit` bytes."""
+
+    def too_large(size: str) -> RequestError:
+        return RequestError(
+            413,
+            "payload_too_large",
+            f"request body is {size} bytes, over the {limit}-byte limit (--max-body-bytes)",
+        )
+
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(declared)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"more than {limit}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _classifier_fn(clf: TextClassifier, max_batch: int):  # type: ignore[no-untyped-def]
+    """What the batcher runs on its thread: (prediction, logits row) for each input."""
+    n = len(clf.labels)
+    # As TextClassifier.predict: the manifest's tuned per-label thresholds, else 0.5.
+    thresholds = (
+        np.asarray(clf.manifest.thresholds) if clf.manifest.thresholds is not None else np.full(n, 0.5)
+    )
+
+    def run(items: list[TextInput]) -> list[tuple[Any, list[float]]]:
+        logits = clf.logits(items, batch_size=max_batch)
+        preds = to_predictions(logits, clf.task, clf.labels, thresholds)
+        return list(zip(preds, logits.tolist()))
+
+    return run
+
+
+def _first_truncated(clf: TextClassifier, items: list[TextInput]) -> int | None:
+    """Index of the first input longer than the model's max_length, or None."""
+    for i, encoding in enumerate(clf.tokenizer.encode_batch(items)):
+        if encoding.overflowing:
+            return i
+    return None
+
+
+def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, Any]:
+    """GET /info: text-embeddings-inference's fields that apply, then clf's own."""
+    labels = list(clf.labels)
+    return {
+        "model_id": clf.folder.resolve().name,
+        "model_dtype": clf.precision,
+        "model_type": {
+            "classifier": {
+                "id2label": {str(i): lab for i, lab in enumerate(labels)},
+                "label2id": {lab: i for i, lab in enumerate(labels)},
+            }
+        },
+        "max_input_length": clf.manifest.max_length,
+        "max_client_batch_size": config.max_inputs,
+        "max_concurrent_requests": config.max_concurrent,
+        "version": version,
+        "task": clf.task,
+        "labels": labels,
+        "text_pair": clf.text_pair,
+        "provider": clf.provider,
+        "precision": clf.precision,
+        "max_length": clf.manifest.max_length,
+        "max_batch": config.max_batch,
+        "max_wait_ms": config.max_wait_ms,
+        "max_inputs": config.max_inputs,
+        "max_body_bytes": config.max_body_bytes,
+        "min_score": config.min_score,
+    }
+
+
+def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0") -> Starlette:
+    """An app serving `clf`; its batcher starts and stops with the app's lifespan."""
+    metrics = Metrics()
+
+    def on_batch(size: int, seconds: float) -> None:
+        metrics.batch_size.observe(size)
+        metrics.batch_seconds.observe(seconds)
+
+    batcher = Batcher(
+        _classifier_fn(clf, config.max_batch), config.max_batch, config.max_wait_ms / 1000, on_batch
+    )
+    info_body = info(clf, config, version)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    active = [0]  # /predict requests being answered
+
+    async def predict(request: Request) -> Response:
+        if active[0] >= config.max_concurrent:
+            return _overloaded()
+        start = time.perf_counter()
+        active[0] += 1
+        metrics.in_flight.inc()
+        batcher.expect()
+        submitted = False
+        try:
+            req = await _checked(request)
+            metrics.queued.set(batcher.queued + len(req.inputs))
+            submitted = True  # submit() takes the request off the batcher's expected count
+            results = await batcher.submit(req.inputs)
+            answers = [answer(pred, row, clf.labels, req, config.min_score) for pred, row in results]
+            metrics.inputs.inc(len(answers))
+            response = JSONResponse(answers if req.batched else answers[0])
+        except RequestError as exc:
+            metrics.errors.labels(exc.error_type).inc()
+            response = _error(exc)
+        except ClientDisconnect:  # nobody to answer
+            response = Response(status_code=400)
+        except Exception:
+            log.exception("model call failed")
+            metrics.errors.labels("backend").inc()
+            response = JSONResponse({"error": "the model failed on this batch", "error_type": "backend"}, 500)
+        finally:
+            if not submitted:
+                batcher.give_up()
+            active[0] -= 1
+            metrics.in_flight.dec()
+            metrics.queued.set(batcher.queued)
+        metrics.requests.labels("/predict", str(response.status_code)).inc()
+        metrics.latency.observe(time.perf_counter() - start)
+        return response
+
+    def _overloaded() -> Response:
+        exc = RequestError(
+            429,
+            "overloaded",
+            f"{config.max_concurrent} requests are being answered (--max-concurrent): retry later",
+        )
+        metrics.errors.labels(exc.error_type).inc()
+        metrics.requests.labels("/predict", "429").inc()
+        return _error(exc)
+
+    async def _checked(request: Request) -> PredictRequest:
+        body = await read_body(request, config.max_body_bytes)
+        req = parse_predict(decode_json(body), clf.text_pair, config.max_inputs)
+        if not req.truncate:
+            loop = asyncio.get_running_loop()
+            index = await loop.run_in_executor(None, _first_truncated, clf, req.inputs)
+            if index is not None:
+                raise RequestError(
+                    413,
+                    "validation",
+                    f"inputs[{index}] is longer than the model's {clf.manifest.max_length} tokens: "
+                    'shorten it or send "truncate": true',
+                )
+        return req
+
+    async def health(request: Request) -> Response:
+        if not batcher.running:  # the model worker is gone: the server cannot answer /predict
+            metrics.requests.labels("/health", "503").inc()
+            return JSONResponse({"error": "the model worker is not running", "error_type": "unhealthy"}, 503)
+        metrics.requests.labels("/health", "200").inc()
+        return JSONResponse({"status": "ok"})
+
+    async def get_info(request: Request) -> Response:
+        metrics.requests.labels("/info", "200").inc()
+        return JSONResponse(info_body)
+
+    async def get_metrics(request: Request) -> Response:
+        metrics.requests.labels("/metrics", "200").inc()
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            kind, message = "not_found", f"no route {request.url.path}; routes: {ROUTES}"
+        elif exc.status_code == 405:
+            kind, message = (
+                "method_not_allowed",
+                f"{request.method} {request.url.path} is not a route; routes: {ROUTES}",
+            )
+        else:
+            kind, message = "http", str(exc.detail)
+        metrics.errors.labels(kind).inc()
+        metrics.requests.labels("other", str(exc.status_code)).inc()
+        return JSONResponse({"error": message, "error_type": kind}, exc.status_code, headers=exc.headers)
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        metrics.errors.labels("internal").inc()
+        return JSONResponse({"error": "internal server error", "error_type": "internal"}, 500)
+
+    app = Starlette(
+        routes=[
+            Route("/predict", predict, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/info", get_info, methods=["GET"]),
+            Route("/metrics", get_metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
+    app.state.metrics = metrics
+    app.state.batcher = batcher
+    return app
