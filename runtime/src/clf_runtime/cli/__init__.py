@@ -51,8 +51,13 @@ def user_errors() -> Iterator[None]:
         if os.environ.get(DEBUG_ENV) == "1":
             raise
         if isinstance(exc, OSError):
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+            from clf_runtime.oserrors import os_error_message
+
+            raise click.ClickException(os_error_message(exc, "failed on")) from None
+        if isinstance(exc, UnicodeDecodeError):
+            raise click.ClickException(
+                f"a file is not valid UTF-8 (byte {exc.start}: {exc.reason}); convert it to UTF-8"
+            ) from None
         text = " ".join(str(exc).split())[:300]
         raise click.ClickException(
             f"unexpected {type(exc).__name__}: {text} (set {DEBUG_ENV}=1 to see the traceback)"
