@@ -60,6 +60,7 @@ class BatchConfig:
     batch_size: int = 32
     prefix: str = ""
     scores: bool = False
+    precision: str | None = None  # None: the manifest's choice for CPU (int8 when there is one)
     rows_per_part: int = 1_000_000
 
 
@@ -160,7 +161,10 @@ def read_batches(
                 yield batch
             return
         source = f.fs.open_input_stream(f.path, compression="detect")
-        reader = pacsv.open_csv(source) if f.fmt == "csv" else pajson.open_json(source)
+        if f.fmt == "csv":  # quoted fields may hold newlines (RFC 4180), as texts often do
+            reader = pacsv.open_csv(source, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        else:
+            reader = pajson.open_json(source)
         for batch in reader:
             if on_bytes:
                 with contextlib.suppress(OSError, ValueError):
@@ -204,16 +208,19 @@ class PartWriter:
     def write(self, table: pa.Table) -> None:
         import pyarrow.parquet as pq
 
-        w = self._writer
-        if w is None or self._rows_in_part >= self.rows_per_part or not w.schema.equals(table.schema):
-            self.close()
-            path = self.folder / f"part-{self.parts:05d}.parquet"
-            self._writer = pq.ParquetWriter(str(path), table.schema)
-            self.parts += 1
-            self._rows_in_part = 0
-        self._writer.write_table(table)
-        self._rows_in_part += table.num_rows
-        self.rows += table.num_rows
+        while table.num_rows:
+            w = self._writer
+            if w is None or self._rows_in_part >= self.rows_per_part or not w.schema.equals(table.schema):
+                self.close()
+                path = self.folder / f"part-{self.parts:05d}.parquet"
+                self._writer = pq.ParquetWriter(str(path), table.schema)
+                self.parts += 1
+                self._rows_in_part = 0
+            piece = table.slice(0, self.rows_per_part - self._rows_in_part)
+            self._writer.write_table(piece)
+            self._rows_in_part += piece.num_rows
+            self.rows += piece.num_rows
+            table = table.slice(piece.num_rows)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -230,7 +237,9 @@ def run_local(config: BatchConfig, files: list[InputFile], out: Path, progress: 
     from clf_runtime.classifier import TextClassifier
     from clf_runtime.columns import check_input_columns, column_spec
 
-    clf = TextClassifier.load(config.model, provider="cpu", threads=config.threads)
+    clf = TextClassifier.load(
+        config.model, provider="cpu", threads=config.threads, precision=config.precision
+    )
     spec = column_spec(clf.manifest, config.prefix, config.scores)
     writer = PartWriter(out, config.rows_per_part)
     base = 0

@@ -96,7 +96,8 @@ class Predictor:
 class RayOptions:
     text_column: str = "text"
     pair_column: str | None = None
-    batch_size: int = 1024  # rows per map_batches call: enough for length sorting to pad little
+    batch_size: int = 32  # texts per model run, as TextClassifier.predict
+    rows_per_batch: int = 1024  # rows per map_batches call: enough for length sorting to pad little
     concurrency: int | None = None  # workers; None: one per CPU / threads_per_worker
     threads_per_worker: int | None = None  # None: CPUs // workers
     scores: bool = False
@@ -111,7 +112,8 @@ def classify(
     text_column: str = "text",
     pair_column: str | None = None,
     *,
-    batch_size: int = 1024,
+    batch_size: int = 32,
+    rows_per_batch: int = 1024,
     concurrency: int | None = None,
     threads_per_worker: int | None = None,
     scores: bool = False,
@@ -127,13 +129,14 @@ def classify(
     opts = RayOptions(
         text_column,
         pair_column,
-        batch_size,
-        concurrency,
-        threads_per_worker,
-        scores,
-        prefix,
-        provider,
-        precision,
+        batch_size=batch_size,
+        rows_per_batch=rows_per_batch,
+        concurrency=concurrency,
+        threads_per_worker=threads_per_worker,
+        scores=scores,
+        prefix=prefix,
+        provider=provider,
+        precision=precision,
     )
     return _classify(dataset, model, opts)
 
@@ -142,8 +145,8 @@ def _classify(dataset: ray.data.Dataset, model: str | Path, opts: RayOptions) ->
     ray = import_ray()
     from clf_runtime.arrow import text_columns
 
-    if opts.batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {opts.batch_size}")
+    if opts.batch_size < 1 or opts.rows_per_batch < 1:
+        raise InputError(f"batch sizes must be at least 1, got {opts.batch_size} and {opts.rows_per_batch}")
     packed = pack(model, opts.provider, opts.precision)
     spec = column_spec(packed.manifest, opts.prefix, opts.scores)
     schema = dataset.schema()
@@ -159,7 +162,9 @@ def _classify(dataset: ray.data.Dataset, model: str | Path, opts: RayOptions) ->
     return dataset.map_batches(
         Predictor,
         batch_format="pyarrow",
-        batch_size=opts.batch_size,
+        batch_size=opts.rows_per_batch,
+        # min_size=1, not size=workers: actors holding every CPU from the start left none for the
+        # read tasks feeding them, and the pipeline hung (seen with 2 workers on num_cpus=2).
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
         num_cpus=threads,
         zero_copy_batch=True,
@@ -169,23 +174,23 @@ def _classify(dataset: ray.data.Dataset, model: str | Path, opts: RayOptions) ->
             "text_column": opts.text_column,
             "pair_column": opts.pair_column,
             "threads": threads,
-            "batch_size": 32,
+            "batch_size": opts.batch_size,
         },
     )
 
 
 def _arrow_schema(schema: Any) -> pa.Schema:
-    """Ray's Schema wraps a pyarrow schema (or pandas dtypes for pandas-backed blocks)."""
+    """Ray's Schema as pyarrow's: arrow types, or numpy/pandas dtypes for pandas-backed blocks."""
     import pyarrow as pa
 
-    base = getattr(schema, "base_schema", schema)
+    base = getattr(schema, "base_schema", None)
     if isinstance(base, pa.Schema):
         return base
-    names, types = list(schema.names), list(schema.types)
-    fields = [
-        pa.field(n, t if isinstance(t, pa.DataType) else pa.string() if t is object else pa.null())
-        for n, t in zip(names, types)
-    ]
+    fields = []
+    for name, dtype in zip(schema.names, schema.types):
+        if not isinstance(dtype, pa.DataType):  # object columns of pandas hold the strings
+            dtype = pa.string() if str(dtype) in ("object", "str", "string") else pa.float64()
+        fields.append(pa.field(name, dtype))
     return pa.schema(fields)
 
 
@@ -258,10 +263,12 @@ def run_batch(config: Any, files: list[Any], out: Path) -> int:
         opts = RayOptions(
             config.text_column,
             config.pair_column,
+            batch_size=config.batch_size,
             concurrency=config.workers,
             threads_per_worker=config.threads,
             scores=config.scores,
             prefix=config.prefix,
+            precision=config.precision,
         )
         writer = PartWriter(out, config.rows_per_part)
         try:

@@ -295,6 +295,7 @@ def run_batch(config: Any, files: list[Any], out: Path) -> int:
                 prefix=config.prefix,
                 threads=threads,
                 batch_size=config.batch_size,
+                precision=config.precision,
             )
             df.write.mode("overwrite").parquet(str(out))
         except ClfError:

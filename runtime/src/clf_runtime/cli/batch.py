@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from clf_runtime.artifact import PRECISIONS
 from clf_runtime.batch import ENGINES, BatchConfig
 from clf_runtime.cli import model_option, user_errors
 from clf_runtime.defaults import default_model_dir
@@ -32,6 +33,12 @@ _DEFAULTS = BatchConfig(inputs=(), output=Path(), model=Path())
 @click.option("--batch-size", type=click.IntRange(min=1), default=_DEFAULTS.batch_size, show_default=True)
 @click.option("--prefix", default=_DEFAULTS.prefix, help="Put before each prediction column's name.")
 @click.option("--scores", is_flag=True, help="Add one score_<label> column per label.")
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Model variant to run. Default: the manifest's choice for CPU.",
+)
 def main(
     inputs: tuple[str, ...],
     output: Path,
@@ -45,6 +52,7 @@ def main(
     batch_size: int,
     prefix: str,
     scores: bool,
+    precision: str | None,
 ) -> None:
     """Classify the text column of INPUT files or folders (Parquet, CSV, JSONL) into --output.
 
@@ -64,6 +72,7 @@ def main(
         batch_size=batch_size,
         prefix=prefix,
         scores=scores,
+        precision=precision,
     )
     with user_errors():
         summary = _run(config)
