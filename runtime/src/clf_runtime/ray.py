@@ -259,7 +259,8 @@ def run_batch(config: Any, files: list[Any], out: Path) -> int:
         ctx.execution_options.preserve_order = True  # parts in input order, as the local engine
         if not sys.stderr.isatty():
             ctx.enable_progress_bars = False
-            logging.getLogger("ray.data").setLevel(logging.WARNING)
+        # Ray Data logs each failed task with its traceback; the error reaches the user as one line.
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         opts = RayOptions(
             config.text_column,
             config.pair_column,
@@ -286,7 +287,7 @@ def run_batch(config: Any, files: list[Any], out: Path) -> int:
 
 
 def _ray_error(exc: BaseException) -> Exception:
-    """The clf error a worker raised, if that is what failed, else one line about the failure."""
+    """The clf error a worker raised, if that is what failed, else one line naming the cause."""
     from clf_runtime.errors import ClfError
 
     seen: BaseException | None = exc
@@ -294,12 +295,13 @@ def _ray_error(exc: BaseException) -> Exception:
         cause = getattr(seen, "cause", None) or seen.__cause__
         if isinstance(cause, ClfError):
             return cause
+        if cause is None or cause is seen:
+            break
         seen = cause
-    text = str(exc)
-    import re
-
-    found = re.findall(r"clf_runtime\.errors\.\w+: (.+)", text)
-    if found:
-        return InputError(found[-1].strip())
-    first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return InputError(f"Ray failed: {first.strip()[:300]}")
+    what = f"{type(seen).__name__}: {seen}" if seen is not exc and seen is not None else ""
+    if not what:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        what = lines[-1] if lines else type(exc).__name__
+    return InputError(
+        f"a Ray task failed: {what[:300]}; check the input files (Ray's logs: /tmp/ray/session_latest/logs)"
+    )
