@@ -70,10 +70,11 @@ def assert_matches(name: str, out: pa.Table, given: pa.Table, prefix: str = "") 
     """Every input column kept as it was; each row's prediction equals TextClassifier.predict's."""
     assert out.num_rows == given.num_rows
     for column in given.column_names:
-        assert out.column(column).to_pylist() == given.sort_by("id").column(column).to_pylist()
-    want = reference(name, given)
+        got, want = out.column(column).to_pylist(), given.sort_by("id").column(column).to_pylist()
+        assert got == want, [(g, w) for g, w in zip(got, want) if g != w][:3]
+    expect = reference(name, given)
     for row in out.to_pylist():
-        p = want.get(row["id"])
+        p = expect.get(row["id"])
         first = next(k for k in ("label", "labels", "value") if prefix + k in row)
         if p is None:  # null text: null predictions
             assert row[prefix + first] is None

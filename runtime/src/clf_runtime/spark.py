@@ -41,6 +41,7 @@ JAVA_HINT = "Spark needs Java 17: install it (e.g. apt-get install openjdk-17-jr
 # One model per Python worker process, keyed by (where it comes from, content key).
 _MODELS: dict[tuple[str, str], TextClassifier] = {}
 _LOCK = threading.Lock()
+_LOADS = 0  # how many models this process loaded (a test checks it stays at one per worker)
 
 
 def import_pyspark():  # type: ignore[no-untyped-def]
@@ -71,6 +72,7 @@ def _worker_model(
     source: str, key: str, shared: bool, threads: int, provider: str, precision: str
 ) -> TextClassifier:
     """The model of this Python worker, loaded (and verified) on first use."""
+    global _LOADS
     from clf_runtime.classifier import TextClassifier
 
     with _LOCK:
@@ -85,6 +87,7 @@ def _worker_model(
                 folder, provider=provider, precision=precision, threads=threads, verify=True
             )
             _MODELS[(source, key)] = clf
+            _LOADS += 1
         return clf
 
 
@@ -268,6 +271,8 @@ def _read(spark: SparkSession, files: list[Any]) -> DataFrame:
             reader = spark.read.option("header", True).option("inferSchema", True)
             # RFC 4180 as pyarrow reads it: "" escapes a quote, quoted fields may hold newlines.
             reader = reader.option("multiLine", True).option("escape", '"')
+            # An empty field is an empty text, as pyarrow (local and Ray engines) reads it, not null.
+            reader = reader.option("nullValue", "\u0000")
             frames.append(reader.csv(paths))
         else:
             frames.append(spark.read.json(paths))
