@@ -178,3 +178,22 @@ def test_engine_not_installed_names_the_extra(tmp_path: Path, engine: str, block
     assert (
         done.stderr.strip() == f'Error: the {engine} engine needs {need}: pip install "clf-runtime[{engine}]"'
     )
+
+
+@pytest.mark.parametrize(
+    ("engine", "module", "address", "words"),
+    [
+        ("ray", "ray", "127.0.0.1:1", ["cannot reach Ray at 127.0.0.1:1", "--address"]),
+        ("ray", "ray", "nohost", ["not host:port"]),
+        ("spark", "pyspark", "spark://127.0.0.1:1", ["cannot reach Spark at 127.0.0.1:1", "--address"]),
+    ],
+)
+def test_unreachable_cluster_fails_at_once(tmp_path: Path, engine, module, address, words) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip(module)
+    src = write(table(n=3), tmp_path / "a.parquet")
+    out = tmp_path / "out"
+    result = clf_batch(
+        src, "-o", out, "-m", fixture_path("tiny-bert"), "--engine", engine, "--address", address
+    )
+    one_line_error(result, *words)
+    assert not out.exists()

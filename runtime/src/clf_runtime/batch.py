@@ -228,6 +228,24 @@ class PartWriter:
             self._writer = None
 
 
+def check_reachable(address: str, what: str, fix: str) -> None:
+    """Fail in a second, with a message, on an address nothing listens on (clients retry for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else "tcp://" + address)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise InputError(f"{what} address {address!r} is not host:port; {fix}")
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"cannot reach {what} at {address} ({exc.strerror or exc}); {fix}") from exc
+
+
 # --- engines ---------------------------------------------------------------------------------------
 
 

@@ -155,7 +155,7 @@ def _classify(dataset: ray.data.Dataset, model: str | Path, opts: RayOptions) ->
     columns = text_columns(_arrow_schema(schema))
     check_input_columns(packed.manifest, spec, columns, opts.text_column, opts.pair_column, "the dataset")
     if not ray.is_initialized():
-        ray.init(log_to_driver=False)
+        ray.init()
     cpus = int(ray.cluster_resources().get("CPU", 1))
     workers, threads = plan_workers(cpus, opts.concurrency, opts.threads_per_worker)
     ref = ray.put(packed)
@@ -197,29 +197,13 @@ def _arrow_schema(schema: Any) -> pa.Schema:
 # --- the ray engine of clf-batch -------------------------------------------------------------------
 
 
-def check_reachable(address: str, what: str, fix: str) -> None:
-    """Fail in a second, with a message, on an address nothing listens on (clients retry for minutes)."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(address if "://" in address else "tcp://" + address)
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or not port:
-        raise InputError(f"{what} address {address!r} is not host:port; {fix}")
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as exc:
-        raise InputError(f"cannot reach {what} at {address} ({exc.strerror or exc}); {fix}") from exc
-
-
 def _connect(ray: Any, address: str | None) -> bool:
     """Join the given cluster or start a local one; True if this call started it."""
     if ray.is_initialized():
         return False
     if address not in (None, "auto", "local"):
+        from clf_runtime.batch import check_reachable
+
         check_reachable(address, "Ray", "check --address, or leave it out to start a local Ray")
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="warning")

@@ -238,7 +238,7 @@ def _session(address: str | None, workers: int | None) -> tuple[SparkSession, bo
     if active is not None:
         return active, False
     if address and address.startswith(("spark://", "sc://")):
-        from clf_runtime.ray import check_reachable
+        from clf_runtime.batch import check_reachable
 
         for one in address.split("://", 1)[1].split(","):
             check_reachable(one, "Spark", "check --address, or leave it out to run Spark locally")
