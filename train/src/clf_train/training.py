@@ -115,6 +115,19 @@ def _loss_weights(data: TaskData, config: TrainConfig):  # -> torch.Tensor | Non
     return None
 
 
+def _ddp_backend() -> str | None:
+    """gloo when a launcher (torchrun, accelerate) started several processes and there is no GPU.
+
+    Without it the Trainer on CPU ignores the process group: every process trained alone on all the
+    data and each wrote the output (seen with torchrun --nproc_per_node 2).
+    """
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        return "gloo"
+    return None
+
+
 def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpoints: Path):
     import torch
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
@@ -195,6 +208,7 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
         disable_tqdm=not config.progress,
         dataloader_num_workers=0,
         save_safetensors=True,
+        ddp_backend=_ddp_backend(),
     )
     callbacks = [EarlyStoppingCallback(config.patience)] if config.patience else []
     keep = forward_inputs(model)
@@ -258,7 +272,7 @@ def load_data(config: TrainConfig) -> TaskData:
     )
 
 
-def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
+def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | None:
     import torch
     from transformers import set_seed
 
@@ -294,6 +308,8 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
     trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - start
     model = trainer.model
+    if not trainer.is_world_process_zero():
+        return None  # under torchrun/accelerate every rank trains; rank 0 evaluates and writes
 
     with output_folder(output, OUTPUT_TOOL, config.overwrite, inputs) as tmp:
         if config.method == "lora":
@@ -339,6 +355,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult:
             "trainable_params": trainable,
             "total_params": total,
             "device": str(trainer.args.device),
+            "processes": trainer.args.world_size,
             "torch": torch.__version__,
         }
         report = {"summary": summary, "validation": val_metrics, "test": test_metrics}

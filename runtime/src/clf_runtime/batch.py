@@ -1,0 +1,325 @@
+"""The library behind `clf-batch`: classify table files into a folder of Parquet parts.
+
+Inputs are Parquet, CSV or JSONL files (by suffix, optionally compressed: `.csv.gz`), or folders
+holding them; local paths or any URI pyarrow's file systems read (`s3://`, `gs://`, `hdfs://`).
+Every input column is kept and the prediction columns of `clf_runtime.columns` are added.
+
+The output folder is written complete or not at all: parts go to a hidden temporary folder beside
+it, then `_clf_batch.json` (what was run) and `_SUCCESS`, and the folder is renamed into place. An
+existing folder is replaced only if clf-batch wrote it; any other non-empty folder is refused.
+
+The local engine streams record batches through one `TextClassifier`, so memory stays flat
+whatever the input size; `clf_runtime.ray` and `clf_runtime.spark` run the same columns on a
+cluster. Needs pyarrow (the `batch` extra).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clf_runtime.arrow import import_pyarrow
+from clf_runtime.atomic import atomic_folder
+from clf_runtime.errors import ClfError, InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.fs
+
+ENGINES = ("local", "ray", "spark")
+MARKER = "_clf_batch.json"
+SUCCESS = "_SUCCESS"
+COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
+SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".json": "json",
+}
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    inputs: tuple[str, ...]
+    output: Path
+    model: Path
+    text_column: str = "text"
+    pair_column: str | None = None
+    engine: str = "local"
+    address: str | None = None  # ray: host:port or ray://...; spark: a master URL
+    workers: int | None = None  # None: one per CPU
+    threads: int | None = None  # per worker; None: CPUs // workers
+    batch_size: int = 32
+    prefix: str = ""
+    scores: bool = False
+    precision: str | None = None  # None: the manifest's choice for CPU (int8 when there is one)
+    rows_per_part: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str  # as the file system names it
+    fmt: str  # parquet, csv or json
+    size: int
+    fs: Any = field(repr=False, compare=False)  # pyarrow.fs.FileSystem
+    uri: str = ""  # how engines other than local address it (a local path or the URI)
+
+
+# --- inputs ----------------------------------------------------------------------------------------
+
+
+def file_format(name: str) -> str | None:
+    base = name.lower()
+    for ext in COMPRESSIONS:
+        if base.endswith(ext):
+            base = base[: -len(ext)]
+    return SUFFIXES.get(os.path.splitext(base)[1])
+
+
+def _filesystem(given: str) -> tuple[pyarrow.fs.FileSystem, str, str]:
+    import pyarrow.fs as pafs
+
+    if "://" not in given:
+        path = os.path.abspath(given)
+        return pafs.LocalFileSystem(), path, path
+    try:
+        fs, path = pafs.FileSystem.from_uri(given)
+    except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(f"cannot open {given}: {exc}") from exc
+    return fs, path, given
+
+
+def find_inputs(inputs: Sequence[str]) -> list[InputFile]:
+    """Expand files and folders into the table files to read, folders in name order."""
+    import pyarrow.fs as pafs
+
+    if not inputs:
+        raise InputError("give at least one input file or folder")
+    found: list[InputFile] = []
+    for given in inputs:
+        fs, path, uri = _filesystem(given)
+        try:
+            info = fs.get_file_info(path)
+        except OSError as exc:
+            raise InputError(f"cannot open {given}: {exc}") from exc
+        if info.type == pafs.FileType.NotFound:
+            raise InputError(f"input {given} does not exist")
+        if info.type == pafs.FileType.File:
+            fmt = file_format(info.base_name)
+            if fmt is None:
+                raise InputError(
+                    f"{given}: unknown file type; name files .parquet, .csv or .jsonl (optionally .gz)"
+                )
+            found.append(InputFile(path, fmt, info.size or 0, fs, uri))
+            continue
+        entries = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        before = len(found)
+        for entry in sorted(entries, key=lambda e: e.path):
+            hidden = any(part.startswith(("_", ".")) for part in entry.path[len(path) :].split("/") if part)
+            fmt = file_format(entry.base_name)
+            if entry.type == pafs.FileType.File and fmt is not None and not hidden:
+                sub = entry.path if "://" not in uri else uri.rstrip("/") + entry.path[len(path) :]
+                found.append(InputFile(entry.path, fmt, entry.size or 0, fs, sub))
+        if len(found) == before:
+            raise InputError(f"folder {given} holds no .parquet, .csv or .jsonl files")
+    return found
+
+
+def _read_error(f: InputFile, exc: Exception) -> InputError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    kind = {"json": "JSON lines", "csv": "CSV", "parquet": "Parquet"}[f.fmt]
+    return InputError(f"{f.uri}: cannot read it as {kind} ({first}); check the file or its suffix")
+
+
+def read_batches(
+    f: InputFile, rows: int, on_bytes: Callable[[int], None] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Stream a file's record batches; `on_bytes(n)` reports how far into the file reading got."""
+    pa = import_pyarrow()
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    try:
+        if f.fmt == "parquet":
+            source = f.fs.open_input_file(f.path)
+            reader = pq.ParquetFile(source)
+            total = max(1, reader.metadata.num_rows)
+            done = 0
+            for batch in reader.iter_batches(batch_size=rows):
+                done += batch.num_rows
+                if on_bytes:
+                    on_bytes(int(f.size * done / total))
+                yield batch
+            return
+        source = f.fs.open_input_stream(f.path, compression="detect")
+        if f.fmt == "csv":  # quoted fields may hold newlines (RFC 4180), as texts often do
+            reader = pacsv.open_csv(source, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        else:
+            reader = pajson.open_json(source)
+        for batch in reader:
+            if on_bytes:
+                with contextlib.suppress(OSError, ValueError):
+                    on_bytes(min(f.size, source.tell()))
+            yield batch
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _read_error(f, exc) from exc
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def output_folder(dest: Path, summary: dict[str, Any]) -> Iterator[Path]:
+    """A temporary folder that becomes `dest` (with the marker and _SUCCESS) if the block succeeds."""
+    dest = Path(dest)
+    if dest.exists():
+        if not dest.is_dir():
+            raise InputError(f"--output {dest} exists and is not a folder; choose another output path")
+        if any(dest.iterdir()) and not (dest / MARKER).is_file():
+            raise InputError(
+                f"--output {dest} exists and was not written by clf-batch; remove it or choose another folder"
+            )
+    with atomic_folder(dest, overwrite=True) as tmp:
+        yield tmp
+        (tmp / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (tmp / SUCCESS).write_bytes(b"")
+
+
+class PartWriter:
+    """Write tables into part-NNNNN.parquet files of at most `rows_per_part` rows each."""
+
+    def __init__(self, folder: Path, rows_per_part: int) -> None:
+        self.folder = folder
+        self.rows_per_part = rows_per_part
+        self.parts = 0
+        self.rows = 0
+        self._writer: Any = None
+        self._rows_in_part = 0
+
+    def write(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        while table.num_rows:
+            w = self._writer
+            if w is None or self._rows_in_part >= self.rows_per_part or not w.schema.equals(table.schema):
+                self.close()
+                path = self.folder / f"part-{self.parts:05d}.parquet"
+                self._writer = pq.ParquetWriter(str(path), table.schema)
+                self.parts += 1
+                self._rows_in_part = 0
+            piece = table.slice(0, self.rows_per_part - self._rows_in_part)
+            self._writer.write_table(piece)
+            self._rows_in_part += piece.num_rows
+            self.rows += piece.num_rows
+            table = table.slice(piece.num_rows)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def check_reachable(address: str, what: str, fix: str) -> None:
+    """Fail in a second, with a message, on an address nothing listens on (clients retry for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else "tcp://" + address)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise InputError(f"{what} address {address!r} is not host:port; {fix}")
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"cannot reach {what} at {address} ({exc.strerror or exc}); {fix}") from exc
+
+
+# --- engines ---------------------------------------------------------------------------------------
+
+
+def run_local(config: BatchConfig, files: list[InputFile], out: Path, progress: Callable[[int], None]) -> int:
+    """Classify `files` into parts under `out` with one TextClassifier. Returns the row count."""
+    from clf_runtime.arrow import add_predictions, text_columns
+    from clf_runtime.classifier import TextClassifier
+    from clf_runtime.columns import check_input_columns, column_spec
+
+    clf = TextClassifier.load(
+        config.model, provider="cpu", threads=config.threads, precision=config.precision
+    )
+    spec = column_spec(clf.manifest, config.prefix, config.scores)
+    writer = PartWriter(out, config.rows_per_part)
+    base = 0
+    try:
+        for f in files:
+            checked = False
+            for batch in read_batches(f, 4096, lambda n, base=base: progress(base + n)):
+                if not checked:
+                    cols = text_columns(batch.schema)
+                    check_input_columns(
+                        clf.manifest, spec, cols, config.text_column, config.pair_column, f.uri
+                    )
+                    checked = True
+                if batch.num_rows:
+                    writer.write(
+                        add_predictions(
+                            clf, spec, batch, config.text_column, config.pair_column, config.batch_size
+                        )
+                    )
+            base += f.size
+            progress(base)
+    finally:
+        writer.close()
+    return writer.rows
+
+
+def run(config: BatchConfig, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Classify config.inputs into config.output with config.engine. Returns the run's summary."""
+    if config.engine not in ENGINES:
+        raise InputError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
+    if config.engine == "local" and config.address is not None:
+        raise InputError("--address applies to --engine ray or spark; leave it out for local")
+    if config.engine == "local" and config.workers is not None:
+        raise InputError("--workers applies to --engine ray or spark; use --threads for local")
+    import_pyarrow()
+    files = find_inputs(config.inputs)
+    summary: dict[str, Any] = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+    }
+    start = time.perf_counter()
+    report = progress or (lambda _: None)
+    with output_folder(config.output, summary) as out:
+        if config.engine == "local":
+            rows = run_local(config, files, out, report)
+        elif config.engine == "ray":
+            from clf_runtime.ray import run_batch as run_ray
+
+            rows = run_ray(config, files, out)
+        else:
+            from clf_runtime.spark import run_batch as run_spark
+
+            rows = run_spark(config, files, out)
+        if rows == 0:
+            raise InputError("the input has no rows; give files with at least one row")
+        summary.update(
+            rows=rows, seconds=round(time.perf_counter() - start, 3), inputs=[f.uri for f in files]
+        )
+    return summary
+
+
+def total_bytes(config: BatchConfig) -> int:
+    """The summed size of the inputs, for a progress bar (0 when they cannot be listed)."""
+    with contextlib.suppress(ClfError):
+        return sum(f.size for f in find_inputs(config.inputs))
+    return 0

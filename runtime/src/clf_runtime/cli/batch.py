@@ -1,0 +1,103 @@
+"""`clf-batch INPUT... --output DIR`: classify Parquet, CSV or JSONL tables into Parquet parts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from clf_runtime.artifact import PRECISIONS
+from clf_runtime.batch import ENGINES, BatchConfig
+from clf_runtime.cli import model_option, user_errors
+from clf_runtime.defaults import default_model_dir
+
+_DEFAULTS = BatchConfig(inputs=(), output=Path(), model=Path())
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1, required=True, type=str)
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), required=True, help="Folder of Parquet parts."
+)
+@model_option
+@click.option("--text-column", default=_DEFAULTS.text_column, show_default=True)
+@click.option("--pair-column", default=None, help="Column of the second texts (pair models).")
+@click.option("--engine", type=click.Choice(ENGINES), default=_DEFAULTS.engine, show_default=True)
+@click.option("--address", default=None, help="Ray address or Spark master URL. Default: a local cluster.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Ray/Spark workers. Default: one per CPU."
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads per worker.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=_DEFAULTS.batch_size, show_default=True)
+@click.option("--prefix", default=_DEFAULTS.prefix, help="Put before each prediction column's name.")
+@click.option("--scores", is_flag=True, help="Add one score_<label> column per label.")
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Model variant to run. Default: the manifest's choice for CPU.",
+)
+def main(
+    inputs: tuple[str, ...],
+    output: Path,
+    model: Path | None,
+    text_column: str,
+    pair_column: str | None,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    threads: int | None,
+    batch_size: int,
+    prefix: str,
+    scores: bool,
+    precision: str | None,
+) -> None:
+    """Classify the text column of INPUT files or folders (Parquet, CSV, JSONL) into --output.
+
+    Every input column is kept and label/labels/value and score are added. The output folder gets
+    Parquet parts and _SUCCESS, all at once when the run completes.
+    """
+    config = BatchConfig(
+        inputs=inputs,
+        output=output,
+        model=model if model is not None else default_model_dir(),
+        text_column=text_column,
+        pair_column=pair_column,
+        engine=engine,
+        address=address,
+        workers=workers,
+        threads=threads,
+        batch_size=batch_size,
+        prefix=prefix,
+        scores=scores,
+        precision=precision,
+    )
+    with user_errors():
+        summary = _run(config)
+    click.echo(
+        f"{summary['rows']} rows classified into {config.output} in {summary['seconds']:.1f} s", err=True
+    )
+
+
+def _run(config: BatchConfig) -> dict:
+    from clf_runtime import batch
+
+    if not (config.engine == "local" and sys.stderr.isatty()):
+        return batch.run(config)  # Ray and Spark show their own progress
+    with click.progressbar(
+        length=max(1, batch.total_bytes(config)), file=sys.stderr, label="classifying"
+    ) as bar:
+        done = [0]
+
+        def progress(pos: int) -> None:
+            if pos > done[0]:
+                bar.update(pos - done[0])
+                done[0] = pos
+
+        return batch.run(config, progress)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))
