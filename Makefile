@@ -38,7 +38,13 @@ test-full: setup java
 
 # clf-batch --engine spark (and its tests) need a Java 17+ runtime.
 java:
-	@java -version >/dev/null 2>&1 || { echo "Spark needs Java 17: sudo apt-get install -y openjdk-17-jre-headless (or brew install openjdk@17); the Spark tests are skipped without it"; }
+	@java -version >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Java 17 for Spark (openjdk-17-jre-headless)"; \
+	    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else \
+	    echo "Spark needs Java 17: sudo apt-get install -y openjdk-17-jre-headless (or brew install openjdk@17); the Spark tests are skipped without it"; \
+	  fi; }
 
 # The runtime's tests in a venv holding only the clf-runtime wheel, its four dependencies, pytest and
 # hypothesis (the manifest fuzz test).
