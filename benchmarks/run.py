@@ -249,7 +249,8 @@ def venv_sizes(work: Path) -> dict:
     )
     specs = {
         "clf-runtime": [str(next(wheel_dir.glob("*.whl")))],
-        "torch+transformers": ["torch==2.13.0", "transformers>=4.57,<4.58"],
+        # The pins come from constraints.txt, the one place they are written.
+        "torch+transformers": ["-c", str(root / "constraints.txt"), "torch", "transformers"],
     }
     for name, pkgs in specs.items():
         venv = work / f"venv-{name}"
