@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clf_runtime.calibration import Calibration
 from clf_runtime.errors import ArtifactError
+from clf_runtime.long_text import LongText
 
 FORMAT = "clf-artifact"
 FORMAT_VERSION = 1
@@ -64,6 +66,9 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     created_by: str = ""
     format_version: int = FORMAT_VERSION
+    # Optional, added after version 1 shipped: absent means truncate and uncalibrated scores.
+    long_text: LongText = field(default_factory=LongText)
+    calibration: Calibration | None = None
 
     def variant(self, precision: str) -> Variant:
         for v in self.variants:
@@ -85,6 +90,8 @@ class Manifest:
         data["labels"] = list(self.labels)
         data["inputs"] = list(self.inputs)
         data["thresholds"] = list(self.thresholds) if self.thresholds is not None else None
+        data["long_text"] = self.long_text.to_json()
+        data["calibration"] = self.calibration.to_json() if self.calibration is not None else None
         return data
 
     @classmethod
@@ -116,6 +123,8 @@ class Manifest:
                 files={str(k): FileEntry(**v) for k, v in data.get("files", {}).items()},
                 metrics=dict(data.get("metrics") or {}),
                 created_by=str(data.get("created_by", "")),
+                long_text=LongText.from_json(data.get("long_text")),
+                calibration=Calibration.from_json(data.get("calibration")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {exc})") from exc
@@ -140,6 +149,15 @@ class Manifest:
                 raise ArtifactError(f"{where}: unknown provider {provider!r}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
             raise ArtifactError(f"{where}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        if self.text_pair and self.long_text.strategy != "truncate":
+            raise ArtifactError(
+                f"{where}: long_text {self.long_text.strategy} is for single-text models only"
+            )
+        if self.calibration is not None:
+            try:
+                self.calibration.check(len(self.labels))
+            except ValueError as exc:
+                raise ArtifactError(f"{where}: {exc}") from None
 
 
 def sha256_file(path: Path) -> str:

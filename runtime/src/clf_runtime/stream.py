@@ -23,6 +23,8 @@ class StreamOptions:
     threshold: float | None = None
     batch_size: int = 32
     chunk_lines: int = 2048
+    long_text: str | None = None  # None: the manifest's strategy
+    min_score: float | None = None  # abstain below this calibrated score
 
 
 def read_inputs(stream: BinaryIO, text_pair: bool, name: str = "input") -> Iterator[TextInput]:
@@ -78,7 +80,13 @@ def classify_stream(
         sink.write(header + "\n")
     count = 0
     for chunk in _chunks(read_inputs(source, clf.text_pair, name), options.chunk_lines):
-        predictions = clf.predict(chunk, batch_size=options.batch_size, threshold=options.threshold)
+        predictions = clf.predict(
+            chunk,
+            batch_size=options.batch_size,
+            threshold=options.threshold,
+            long_text=options.long_text,
+            min_score=options.min_score,
+        )
         sink.write("".join(row(p) + "\n" for p in predictions))
         count += len(chunk)
         if on_chunk is not None:
