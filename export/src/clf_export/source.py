@@ -7,12 +7,14 @@ sequence-classification folder works too: the task then comes from `config.probl
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clf_export.errors import ExportError
+from clf_runtime.calibration import Calibration
 from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
+from clf_runtime.long_text import LongText
 
 _PROBLEM_TYPES = {
     "single_label_classification": "single_label",
@@ -32,6 +34,8 @@ class SourceModel:
     thresholds: tuple[float, ...] | None
     validation: Path | None  # validation split saved by clf-train, if any
     train_metrics: dict[str, Any]
+    long_text: LongText = field(default_factory=LongText)  # from clf_train.json, else truncate
+    calibration: Calibration | None = None  # fitted by clf-train on validation
 
 
 def _exportable(model_type: str) -> bool:
@@ -107,4 +111,15 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
         thresholds=tuple(float(t) for t in thresholds) if thresholds else None,
         validation=validation if validation.is_file() else None,
         train_metrics=dict(meta.get("metrics") or {}),
+        **_long_text_and_calibration(meta, meta_path),
     )
+
+
+def _long_text_and_calibration(meta: dict[str, Any], where: Path) -> dict[str, Any]:
+    try:
+        return {
+            "long_text": LongText.from_json(meta.get("long_text")),
+            "calibration": Calibration.from_json(meta.get("calibration")),
+        }
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"{where}: bad long_text or calibration ({exc}); train the model again") from exc
