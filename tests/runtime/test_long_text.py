@@ -267,3 +267,9 @@ def test_clf_run_bad_values_exit_2(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(main, [str(path), "--model", str(BERT), *args])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_manifest_stride_too_large_for_max_length_fails_at_load(artifact_copy) -> None:
+    folder = _with(artifact_copy(), long_text={"strategy": "windows", "stride": 40})
+    with pytest.raises(ArtifactError, match="stride 40 must be smaller"):
+        TextClassifier.load(folder)

@@ -105,6 +105,10 @@ class TextClassifier:
         default = 0.5 if manifest.thresholds is None else None
         self._thresholds = np.full(n, default) if default is not None else np.asarray(manifest.thresholds)
         self._encoders = EncoderCache(tokenizer, manifest.max_length, manifest.text_pair)
+        try:
+            self._encoders.get(manifest.long_text)  # settings that do not fit max_length fail at load
+        except InputError as exc:
+            raise ArtifactError(f"the manifest's long_text does not fit this model: {exc}") from None
         self._too_long = 0
         self._count_lock = threading.Lock()
 
