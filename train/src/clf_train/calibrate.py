@@ -130,13 +130,16 @@ def render(name: str, info: dict[str, Any]) -> str:
 
 
 def plot_reliability(raw: np.ndarray, y: np.ndarray, task: str, calibration: Calibration, path: Path) -> None:
-    """Accuracy against confidence per bin, before and after calibration."""
+    """Accuracy against confidence per bin, before and after calibration; coverage vs accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    single = task != "multi_label"
+    fig, axes = plt.subplots(1, 2 if single else 1, figsize=(10 if single else 5, 5), squeeze=False)
+    ax = axes[0][0]
+    ax.set_title("reliability")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
     for name, logits in (("before", raw), ("after", calibration.apply(raw.astype(np.float64)))):
         probs = probabilities(logits, task)
@@ -155,6 +158,17 @@ def plot_reliability(raw: np.ndarray, y: np.ndarray, task: str, calibration: Cal
     ax.set_xlabel("score")
     ax.set_ylabel("observed accuracy" if task != "multi_label" else "observed frequency")
     ax.legend()
+    if single:  # coverage against accuracy when abstaining below a calibrated score
+        levels = tuple(np.linspace(0.0, 0.99, 100))
+        rows = coverage(calibration.apply(raw.astype(np.float64)), y, levels)
+        right = axes[0][1]
+        right.plot(
+            [r["coverage"] for r in rows if r["accuracy"] is not None],
+            [r["accuracy"] for r in rows if r["accuracy"] is not None],
+        )
+        right.set_title("abstain below a score (--min-score)")
+        right.set_xlabel("share of inputs kept")
+        right.set_ylabel("accuracy on kept inputs")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
