@@ -138,7 +138,7 @@ def _spread(n: int, k: int) -> list[int]:
 
 def _is_long(e: Encoding, max_length: int) -> bool:
     # `overflowing` builds Python objects: look only when the input is at the limit.
-    return len(e.ids) >= max_length and bool(e.overflowing)
+    return len(e) >= max_length and bool(e.overflowing)
 
 
 class LongTextEncoder:
