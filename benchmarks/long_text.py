@@ -57,7 +57,8 @@ def main() -> None:
     clf = TextClassifier.load(args.artifact, provider="cpu", threads=args.threads)
     texts, labels = read(args.data, args.text_column, args.label_column, args.limit)
     index = {name: i for i, name in enumerate(clf.labels)}
-    y = np.array([index[v] for v in labels])
+    # Labels the model does not know (another data set's texts): agreement and time only.
+    y = np.array([index[v] for v in labels]) if all(v in index for v in labels) else None
     results: dict = {
         "artifact": str(args.artifact),
         "precision": clf.precision,
@@ -77,13 +78,13 @@ def main() -> None:
         seconds = time.perf_counter() - start
         logits_by[name] = logits
         results["strategies"][name] = {
-            "accuracy": float((logits.argmax(axis=1) == y).mean()),
+            "accuracy": float((logits.argmax(axis=1) == y).mean()) if y is not None else None,
             "seconds": round(seconds, 2),
             "model_inputs": inputs,
             "settings": encoder.config.to_json(),
         }
         acc = results["strategies"][name]["accuracy"]
-        print(f"{name:16s} accuracy {acc:.4f}  {seconds:7.1f} s  {inputs} inputs")
+        print(f"{name:16s} accuracy {acc}  {seconds:7.1f} s  {inputs} inputs")
     base = logits_by.get("truncate")
     if base is not None:
         for name, logits in logits_by.items():
@@ -91,7 +92,7 @@ def main() -> None:
                 (logits.argmax(axis=1) == base.argmax(axis=1)).mean()
             )
 
-    if args.calibrate_on is not None:
+    if args.calibrate_on is not None and y is not None:
         from clf_train.calibrate import coverage, fit_temperature
 
         cal_texts, cal_labels = read(args.calibrate_on, args.text_column, args.label_column, args.limit)
