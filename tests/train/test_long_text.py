@@ -168,3 +168,27 @@ def test_bad_long_text_values_are_one_line_errors(tiny_models, tmp_path: Path, a
     if code == 1:
         assert result.output.strip().count("\n") == 0
     assert not (tmp_path / "o").exists()
+
+
+def test_windows_equal_truncate_on_short_training_texts(tiny_models) -> None:
+    from clf_runtime.long_text import LongText
+    from clf_train.data import Split, load_task_data
+    from clf_train.model import load_model
+    from clf_train.sample_data import SUPPORT_TRAIN
+    from clf_train.training import EncodedSplit, forward_inputs, predict_logits
+
+    data = load_task_data(SUPPORT_TRAIN, None, "text", "label", None, "auto", ";", 0.1, 0)
+    model, tok = load_model(str(tiny_models["bert"]), data.task, data.label_names)
+    fits = [i for i, t in enumerate(data.train.texts) if len(tok(t)["input_ids"]) < 64]
+    assert len(fits) > 50
+    short = Split([data.train.texts[i] for i in fits], None, [data.train.labels[i] for i in fits])
+    keep = forward_inputs(model)
+    plain = EncodedSplit(short, tok, data.task, data.label_names, 64, keep)
+    windows = EncodedSplit(short, tok, data.task, data.label_names, 64, keep, LongText("windows"))
+    assert windows.starts is None and windows.features == plain.features
+    np.testing.assert_array_equal(windows.labels, plain.labels)
+    np.testing.assert_allclose(
+        predict_logits(model, tok, short, 64, long_text=LongText("windows")),
+        predict_logits(model, tok, short, 64),
+        atol=1e-5,
+    )

@@ -22,8 +22,10 @@ def resolve_method(method: str, train_rows: int) -> str:
     return "lora" if train_rows >= AUTO_LORA_MIN_ROWS else "full"
 
 
-# Chosen by measurement on 20 Newsgroups and Banking77 (README, "Long texts").
-DEFAULT_LONG_TEXT = "truncate"
+# Windows (mean of the logits, stride a quarter of a window, at most 8): on 20 Newsgroups they beat
+# truncation by 2.2 points and head-tail by 11.5 with the same model; on Banking77, where no text
+# reaches 128 tokens, every strategy gives the same inputs (README, "Long texts").
+DEFAULT_LONG_TEXT = "windows"
 
 TASK_CHOICES = ("auto", "single-label", "multi-label", "regression")
 
