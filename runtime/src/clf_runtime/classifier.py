@@ -17,6 +17,7 @@ import numpy as np
 
 from clf_runtime import providers
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest, verify_files
+from clf_runtime.calibration import check_min_score
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.errors import ArtifactError, InputError
 from clf_runtime.long_text import EncoderCache, LongText, aggregate
@@ -205,8 +206,6 @@ class TextClassifier:
         long_text: truncate, head-tail, windows (or a LongText) instead of the manifest's strategy.
         min_score: single-label: no label (None) when the top (calibrated) score is below it.
         """
-        from clf_runtime.calibration import check_min_score
-
         check_min_score(min_score, self.task)
         logits = self.logits(texts, batch_size=batch_size, long_text=long_text)
         if self.manifest.calibration is not None:
