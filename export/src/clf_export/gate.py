@@ -16,10 +16,18 @@ from typing import Any
 import numpy as np
 
 from clf_export.validation import ValidationSet
+from clf_runtime.calibration import Calibration, task_ece
+from clf_runtime.long_text import LongText
 from clf_runtime.prediction import sigmoid
 
 
-def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size: int = 32) -> np.ndarray:
+def torch_logits(
+    model_dir: Path,
+    texts: list[Any],
+    max_length: int,
+    batch_size: int = 32,
+    long_text: LongText | None = None,
+) -> np.ndarray:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -28,6 +36,8 @@ def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size:
     accepted = set(inspect.signature(model.forward).parameters)
     if getattr(model.config, "type_vocab_size", 2) <= 1:
         accepted.discard("token_type_ids")  # RoBERTa-style models have one segment embedding
+    if long_text is not None and long_text.strategy != "truncate" and texts:
+        return _windowed_logits(model, tokenizer, texts, max_length, batch_size, long_text, accepted)
     out = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
@@ -48,6 +58,34 @@ def torch_logits(model_dir: Path, texts: list[Any], max_length: int, batch_size:
             feed = {k: v for k, v in enc.items() if k in accepted}
             out.append(model(**feed).logits.float().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
+
+
+def _windowed_logits(
+    model: Any,
+    tokenizer: Any,
+    texts: list[Any],
+    max_length: int,
+    batch_size: int,
+    long_text: LongText,
+    accepted: set[str],
+) -> np.ndarray:
+    """PyTorch logits on the runtime's own windows (or head-tail inputs), aggregated the same way."""
+    import torch
+    from tokenizers import Tokenizer
+
+    from clf_runtime.long_text import LongTextEncoder, aggregate, to_arrays
+
+    tok = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    tok.no_padding()
+    tok.enable_truncation(max_length=max_length)
+    encoded = LongTextEncoder(tok, max_length, long_text, isinstance(texts[0], tuple)).encode(texts)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(encoded.encodings), batch_size):
+            arrays = to_arrays(encoded.encodings[start : start + batch_size], pad_id)
+            out.append(model(**{k: torch.from_numpy(v) for k, v in arrays.items() if k in accepted}).logits)
+    return aggregate(torch.cat(out).float().numpy(), encoded.starts, long_text.aggregate)
 
 
 def decisions(logits: np.ndarray, task: str, thresholds: np.ndarray) -> np.ndarray:
@@ -97,6 +135,7 @@ class VariantCheck:
     agreement: float  # vs PyTorch decisions
     metric_name: str | None
     metric: float | None
+    ece: float | None = None  # of the calibrated scores, on the validation labels
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "precision"}
@@ -110,19 +149,37 @@ def check_variant(
     task: str,
     names: tuple[str, ...],
     thresholds: np.ndarray,
+    calibration: Calibration | None = None,
 ) -> VariantCheck:
-    ours = decisions(logits, task, thresholds)
-    theirs = decisions(reference, task, thresholds)
-    name, value = (None, None)
+    """Compare raw logits with PyTorch; decide, score and measure ECE on calibrated outputs."""
+    scored, scored_ref = logits, reference
+    if calibration is not None:  # thresholds are on the calibrated scale
+        scored, scored_ref = calibration.apply(logits), calibration.apply(reference)
+    ours = decisions(scored, task, thresholds)
+    theirs = decisions(scored_ref, task, thresholds)
+    name, value, ece = (None, None, None)
     if data.labels is not None:
         name, value = metric(ours, data.labels, task, names)
+        if task != "regression" and len(logits):
+            ece = task_ece(scored, _label_ids(data.labels, task, names), task)
     return VariantCheck(
         precision=precision,
         max_abs_diff=float(np.abs(logits - reference).max()) if len(logits) else 0.0,
         agreement=agreement(theirs, ours, task),
         metric_name=name,
         metric=value,
+        ece=ece,
     )
+
+
+def _label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarray:
+    index = {n: i for i, n in enumerate(names)}
+    if task == "multi_label":
+        y = np.zeros((len(labels), len(names)))
+        for row, items in enumerate(labels):
+            y[row, [index[v] for v in items]] = 1
+        return y
+    return np.array([index[v] for v in labels])
 
 
 def judge(checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: float, n: int) -> list[str]:

@@ -193,7 +193,7 @@ def export(config: ExportConfig) -> ExportResult:
         }
         manifest = write_manifest(tmp, _manifest(src, inputs, variants, provider_variants))
 
-        reference = gate.torch_logits(src.path, data.texts, src.max_length)
+        reference = gate.torch_logits(src.path, data.texts, src.max_length, long_text=src.long_text)
         thresholds = np.asarray(src.thresholds) if src.thresholds else np.full(len(src.labels), 0.5)
         checks = {}
         loaded: dict[str, TextClassifier] = {}
@@ -203,7 +203,7 @@ def export(config: ExportConfig) -> ExportResult:
             clf = loaded[v.precision] = TextClassifier.load(tmp, provider="cpu", precision=v.precision)
             logits = clf.logits(data.texts)
             checks[v.precision] = gate.check_variant(
-                v.precision, logits, reference, data, src.task, src.labels, thresholds
+                v.precision, logits, reference, data, src.task, src.labels, thresholds, src.calibration
             )
         problems = gate.judge(checks, config.fp32_tolerance, config.max_accuracy_drop, len(data.texts))
         if problems and not config.force:
@@ -258,4 +258,6 @@ def _manifest(
         text_pair=src.text_pair,
         thresholds=src.thresholds if src.task == "multi_label" else None,
         created_by=f"clf-export {__version__}",
+        long_text=src.long_text,
+        calibration=src.calibration,
     )

@@ -8,12 +8,14 @@ other Hugging Face sequence-classification folder works too: the task then comes
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clf_export.errors import ExportError
+from clf_runtime.calibration import Calibration
 from clf_runtime.handoff import VALIDATION_NAME, read_handoff
+from clf_runtime.long_text import LongText
 from clf_runtime.oserrors import os_error_message
 
 _PROBLEM_TYPES = {
@@ -35,6 +37,8 @@ class SourceModel:
     validation: Path | None  # validation split saved by clf-train, if any
     train_metrics: dict[str, Any]
     label_separator: str = ";"  # multi-label labels in CSV/TSV validation files
+    long_text: LongText = field(default_factory=LongText)  # from clf_train.json, else truncate
+    calibration: Calibration | None = None  # fitted by clf-train on validation
 
 
 def _exportable(model_type: str) -> bool:
@@ -117,4 +121,17 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
         validation=validation if validation.is_file() else None,
         train_metrics=dict(handoff.metrics) if handoff else {},
         label_separator=handoff.label_separator if handoff else ";",
+        **_long_text_and_calibration(
+            handoff.long_text if handoff else None, handoff.calibration if handoff else None, path
+        ),
     )
+
+
+def _long_text_and_calibration(long_text: Any, calibration: Any, where: Path) -> dict[str, Any]:
+    try:
+        return {
+            "long_text": LongText.from_json(long_text),
+            "calibration": Calibration.from_json(calibration),
+        }
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"{where}: bad long_text or calibration ({exc}); train the model again") from exc

@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clf_runtime.errors import ArtifactError
+from clf_runtime.calibration import Calibration
+from clf_runtime.errors import ArtifactError, InputError
+from clf_runtime.long_text import LongText
 
 FORMAT = "clf-artifact"
 FORMAT_VERSION = 1
@@ -66,6 +68,9 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     created_by: str = ""
     format_version: int = FORMAT_VERSION
+    # Optional, added after version 1 shipped: absent means truncate and uncalibrated scores.
+    long_text: LongText = field(default_factory=LongText)
+    calibration: Calibration | None = None
 
     def variant(self, precision: str) -> Variant:
         for v in self.variants:
@@ -87,6 +92,8 @@ class Manifest:
         data["labels"] = list(self.labels)
         data["inputs"] = list(self.inputs)
         data["thresholds"] = list(self.thresholds) if self.thresholds is not None else None
+        data["long_text"] = self.long_text.to_json()
+        data["calibration"] = self.calibration.to_json() if self.calibration is not None else None
         return data
 
     @classmethod
@@ -289,9 +296,15 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
             metrics=top.get("metrics", (dict, type(None)), "an object", {}) or {},
             created_by=top.text("created_by", ""),
             # Optional fields added later go here, read with `top` (absent: their default).
+            long_text=LongText.from_json(top.get("long_text", (dict, type(None)), "an object", None)),
+            calibration=Calibration.from_json(top.get("calibration", (dict, type(None)), "an object", None)),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field parser's own checks
+        if manifest.calibration is not None:
+            manifest.calibration.check(len(manifest.labels))
+    except (KeyError, TypeError, ValueError, AttributeError, InputError) as exc:  # field parsers' checks
         raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {_short(exc, 200)})") from None
+    if manifest.text_pair and manifest.long_text.strategy != "truncate":
+        raise top.fail("long_text", "truncate (the other strategies are for single-text models)")
     if not manifest.output or _bad_char(manifest.output):
         raise top.fail("output", "the name of the ONNX output")
     return manifest

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -18,9 +19,12 @@ import numpy as np
 
 from clf_runtime import providers
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
+from clf_runtime.calibration import check_min_score
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.errors import ArtifactError, InferenceError, InputError
 from clf_runtime.loading import check_inputs, check_tables, one_line, open_session, output_width
+from clf_runtime.long_text import EncoderCache, LongText, aggregate
+from clf_runtime.long_text import parse as parse_long_text
 from clf_runtime.prediction import Prediction, to_predictions
 from clf_runtime.trust import artifact_root, read_verified
 
@@ -116,6 +120,13 @@ class TextClassifier:
         n = len(manifest.labels)
         default = 0.5 if manifest.thresholds is None else None
         self._thresholds = np.full(n, default) if default is not None else np.asarray(manifest.thresholds)
+        self._encoders = EncoderCache(tokenizer, manifest.max_length, manifest.text_pair)
+        try:
+            self._encoders.get(manifest.long_text)  # settings that do not fit max_length fail at load
+        except InputError as exc:
+            raise ArtifactError(f"the manifest's long_text does not fit this model: {exc}") from None
+        self._too_long = 0
+        self._count_lock = threading.Lock()
 
     # --- construction -------------------------------------------------------------------------
 
@@ -181,6 +192,11 @@ class TextClassifier:
     def text_pair(self) -> bool:
         return self.manifest.text_pair
 
+    @property
+    def inputs_too_long(self) -> int:
+        """How many inputs since loading were longer than max_length (whatever the strategy)."""
+        return self._too_long
+
     def __repr__(self) -> str:
         return (
             f"TextClassifier({str(self.folder)!r}, task={self.task}, labels={len(self.labels)}, "
@@ -194,38 +210,52 @@ class TextClassifier:
         texts: TextInput | Sequence[TextInput],
         batch_size: int = 32,
         threshold: float | None = None,
+        long_text: LongText | str | None = None,
+        min_score: float | None = None,
     ) -> list[Prediction]:
         """One prediction per input, in input order. Pairs are given as (a, b) tuples.
 
         threshold: overrides the manifest's multi-label threshold(s).
+        long_text: truncate, head-tail, windows (or a LongText) instead of the manifest's strategy.
+        min_score: single-label: no label (None) when the top (calibrated) score is below it.
         """
         if threshold is not None and not (isinstance(threshold, numbers.Real) and 0 <= threshold <= 1):
             raise InputError(f"threshold must be a number from 0 to 1, got {threshold!r}")  # NaN included
-        logits = self.logits(texts, batch_size=batch_size)
+        check_min_score(min_score, self.task)
+        logits = self.logits(texts, batch_size=batch_size, long_text=long_text)
+        if self.manifest.calibration is not None:
+            logits = self.manifest.calibration.apply(logits)
         thresholds = self._thresholds if threshold is None else np.full(len(self.labels), threshold)
-        return to_predictions(logits, self.task, self.labels, thresholds)
+        return to_predictions(logits, self.task, self.labels, thresholds, min_score)
 
-    def logits(self, texts: TextInput | Sequence[TextInput], batch_size: int = 32) -> np.ndarray:
-        """Raw model outputs, shape (len(texts), num_labels), in input order."""
+    def logits(
+        self,
+        texts: TextInput | Sequence[TextInput],
+        batch_size: int = 32,
+        long_text: LongText | str | None = None,
+    ) -> np.ndarray:
+        """Raw (uncalibrated) model outputs, shape (len(texts), num_labels), in input order."""
         items = self._check_inputs(texts)
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        n_out = len(self.labels)
-        if not items:
-            return np.zeros((0, n_out), dtype=np.float32)
-        if len(items) == 1:  # encode() skips the thread pool that encode_batch() dispatches to
-            item = items[0]
-            with _tokenizer_errors():
-                one = self.tokenizer.encode(item) if isinstance(item, str) else self.tokenizer.encode(*item)
-            return self._run([one])
+        config = parse_long_text(long_text, self.manifest.long_text)
         with _tokenizer_errors():
-            encodings = self.tokenizer.encode_batch(items)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+            encoded = self._encoders.get(config).encode(items)
+        if encoded.too_long:
+            with self._count_lock:
+                self._too_long += encoded.too_long
+        encodings = encoded.encodings
+        if not encodings:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if len(encodings) == 1:
+            return self._run(encodings)
+        # Windows of long texts are batched like any other input, so they count against the cost cap.
+        lengths = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
-        out = np.empty((len(items), n_out), dtype=np.float32)
+        out = np.empty((len(encodings), len(self.labels)), dtype=np.float32)
         for idx in _batches(order, lengths, batch_size):
             out[idx] = self._run([encodings[i] for i in idx])
-        return out
+        return aggregate(out, encoded.starts, config.aggregate)
 
     def _check_inputs(self, texts: TextInput | Sequence[TextInput]) -> list[TextInput]:
         if isinstance(texts, str) or (isinstance(texts, tuple) and self.text_pair):

@@ -44,7 +44,7 @@ def _text_row(p: Prediction, top_k: int | None) -> str:
         return f"{','.join(p.labels)}\t{_fmt(p.score or 0.0)}"
     if top_k:
         return "\t".join(f"{label}\t{_fmt(s)}" for label, s in p.top(top_k))
-    return f"{p.label}\t{_fmt(p.score or 0.0)}"
+    return f"{p.label if p.label is not None else '-'}\t{_fmt(p.score or 0.0)}"  # -: abstained
 
 
 def csv_header(task: str, labels: tuple[str, ...], top_k: int | None) -> list[str]:

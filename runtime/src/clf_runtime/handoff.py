@@ -16,6 +16,8 @@ imports the other; it needs nothing but the standard library.
 | `thresholds` | multi-label: one per label, tuned on validation; else null |
 | `label_separator` | separates the labels of a multi-label row in CSV/TSV data |
 | `metrics` | headline validation/test metrics (NaN written as null), copied into `metrics.train` |
+| `long_text` | the long-text strategy (clf_runtime.long_text.LongText's JSON), null: truncate |
+| `calibration` | the calibration fitted on validation (clf_runtime.calibration's JSON), or null |
 
 `validation.jsonl`: one JSON object per line, `{"text": ..., ["text_pair": ...,] "label": ...}`
 (label: a string, a list of strings for multi-label, a number for regression). Lines end with
@@ -73,6 +75,8 @@ class TrainHandoff:
     thresholds: tuple[float, ...] | None = None
     label_separator: str = ";"
     metrics: dict[str, Any] = field(default_factory=dict)
+    long_text: dict[str, Any] | None = None  # parsed by clf_runtime.long_text.LongText.from_json
+    calibration: dict[str, Any] | None = None  # parsed by clf_runtime.calibration
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -88,6 +92,8 @@ class TrainHandoff:
             "thresholds": list(self.thresholds) if self.thresholds is not None else None,
             "label_separator": self.label_separator,
             "metrics": _finite(self.metrics),
+            "long_text": self.long_text,
+            "calibration": self.calibration,
         }
 
     @classmethod
@@ -119,6 +125,8 @@ class TrainHandoff:
             thresholds=tuple(thresholds) if isinstance(thresholds, list) else thresholds,
             label_separator=data.get("label_separator", ";"),
             metrics=data.get("metrics", {}),
+            long_text=data.get("long_text"),
+            calibration=data.get("calibration"),
         )
 
 
@@ -166,6 +174,9 @@ def _validate(h: TrainHandoff) -> None:
         fail("label_separator must be a non-empty string")
     if not isinstance(h.metrics, dict):
         fail("metrics must be an object")
+    for name in ("long_text", "calibration"):
+        if getattr(h, name) is not None and not isinstance(getattr(h, name), dict):
+            fail(f"{name} must be an object or null")
 
 
 def write_handoff(folder: Path, handoff: TrainHandoff) -> Path:

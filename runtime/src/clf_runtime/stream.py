@@ -25,6 +25,8 @@ class StreamOptions:
     threshold: float | None = None
     batch_size: int = 32
     chunk_lines: int = 2048
+    long_text: str | None = None  # None: the manifest's strategy
+    min_score: float | None = None  # abstain below this calibrated score
 
 
 #: Bytes of one line (or one side of a pair) kept per token of max_length. A token covers at least
@@ -144,11 +146,26 @@ def classify_stream(
     if header is not None:
         sink.write(header + "\n")
     count = 0
-    max_chars = clf.manifest.max_length * BYTES_PER_TOKEN
+    max_chars = clf.manifest.max_length * BYTES_PER_TOKEN * _windows_read(clf, options)
     for chunk in _chunks(read_inputs(source, clf.text_pair, name, max_chars), options.chunk_lines):
-        predictions = clf.predict(chunk, batch_size=options.batch_size, threshold=options.threshold)
+        predictions = clf.predict(
+            chunk,
+            batch_size=options.batch_size,
+            threshold=options.threshold,
+            long_text=options.long_text,
+            min_score=options.min_score,
+        )
         sink.write("".join(row(p) + "\n" for p in predictions))
         count += len(chunk)
         if on_chunk is not None:
             on_chunk(len(chunk))
     return count
+
+
+def _windows_read(clf: TextClassifier, options: StreamOptions) -> int:
+    """How many windows of text a line may need: 1 under truncate, else the manifest's max_windows.
+
+    (head-tail reads the same bounded prefix: a line longer than that keeps the prefix's tail.)
+    """
+    strategy = options.long_text or clf.manifest.long_text.strategy
+    return 1 if strategy == "truncate" else max(1, clf.manifest.long_text.max_windows)

@@ -125,7 +125,9 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--max-steps", type=int, default=-1, hidden=True),
     ]
-    return functools.reduce(lambda acc, opt: opt(acc), reversed(options), f)
+    from clf_train import long_text
+
+    return long_text.options(functools.reduce(lambda acc, opt: opt(acc), reversed(options), f))
 
 
 overwrite_option = click.option(
@@ -138,6 +140,9 @@ overwrite_option = click.option(
 
 
 def make_config(**kw: Any) -> TrainConfig:
+    from clf_train import long_text
+
+    kw["long_text"] = long_text.from_options(kw)
     targets = kw.pop("lora_targets")
     weights = kw.pop("class_weights")
     patience = kw.pop("patience")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clf_runtime.defaults import TRAINED_DIR
+from clf_runtime.long_text import LongText
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 METHODS = ("auto", "full", "lora")
@@ -42,6 +43,11 @@ def resolve_method(method: str, train_rows: int) -> str:
     del train_rows  # kept in the signature: the choice was measured against size and did not depend on it
     return "lora" if method == "auto" else method
 
+
+# Windows (mean of the logits, stride a quarter of a window, at most 8): on 20 Newsgroups they beat
+# truncation by 2.2 points and head-tail by 11.5 with the same model; on Banking77, where no text
+# reaches 128 tokens, every strategy gives the same inputs (README, "Long texts").
+DEFAULT_LONG_TEXT = "windows"
 
 TASK_CHOICES = ("auto", "single-label", "multi-label", "regression")
 # Multi-label losses: plain BCE; BCE with pos_weight = negatives/positives per label clipped to 1..30
@@ -84,6 +90,8 @@ class TrainConfig:
     multi_label_loss: str = "weighted"
     tune_thresholds: bool = True  # multi-label: per-label thresholds chosen on validation
     max_steps: int = -1  # for tests and smoke runs
+    # Texts longer than max_length (truncate, head-tail, windows); recorded in the manifest.
+    long_text: LongText = field(default_factory=lambda: LongText(DEFAULT_LONG_TEXT))
     progress: bool = True
     report_to: tuple[str, ...] = ()  # the Trainer's integrations: tensorboard, mlflow, wandb
 

@@ -21,7 +21,10 @@ import numpy as np
 from clf_runtime.defaults import VALIDATION_NAME
 from clf_runtime.errors import InputError
 from clf_runtime.handoff import TrainHandoff, write_handoff
+from clf_runtime.long_text import LongText
 from clf_runtime.outdir import check_output, output_folder
+from clf_train import calibrate
+from clf_train import long_text as LT
 from clf_train import metrics as M
 from clf_train.config import METHODS, TrainConfig
 from clf_train.data import Split, TaskData, load_task_data, save_jsonl
@@ -67,11 +70,30 @@ def forward_inputs(model: Any) -> set[str]:
 
 
 class EncodedSplit:
-    """A torch Dataset of tokenized rows (padding happens per batch in the collator)."""
+    """A torch Dataset of tokenized rows (padding happens per batch in the collator).
+
+    With a windows strategy a long text gives several rows (windows), each with the text's label;
+    `starts` then says which rows belong to which text (None: one row per text).
+    """
 
     def __init__(
-        self, split: Split, tokenizer: Any, task: str, names: tuple[str, ...], max_length: int, keep: set[str]
+        self,
+        split: Split,
+        tokenizer: Any,
+        task: str,
+        names: tuple[str, ...],
+        max_length: int,
+        keep: set[str],
+        long_text: LongText | None = None,
     ):
+        self.starts: np.ndarray | None = None
+        if long_text is not None and long_text.strategy != "truncate":
+            encoded = LT.encode_split(tokenizer, split.texts, split.pairs, max_length, long_text)
+            self.features = LT.features(encoded, keep)
+            labels = M.label_ids(split.labels, task, names)
+            self.labels = np.repeat(labels, np.diff(encoded.starts), axis=0)
+            self.starts = None if encoded.one_per_text else encoded.starts
+            return
         if split.pairs is None:
             enc = tokenizer(split.texts, truncation=True, max_length=max_length)
         else:
@@ -134,6 +156,7 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
 
     weights = _loss_weights(data, config)
     main = M.MAIN_METRIC[data.task]
+    keep = forward_inputs(model)
 
     class ClfTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -165,9 +188,15 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
             )
             return self.optimizer
 
+    eval_set = EncodedSplit(
+        data.validation, tokenizer, data.task, data.label_names, config.max_length, keep, config.long_text
+    )
+
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions
         logits = logits[0] if isinstance(logits, tuple) else logits
+        if eval_set.starts is not None:  # windows: metrics per text, after aggregation
+            logits = LT.aggregate(logits, eval_set.starts, config.long_text.aggregate)
         thresholds = None
         if data.task == "multi_label":
             # Select checkpoints by micro-F1 at the best single threshold, not at 0.5: early in
@@ -211,16 +240,13 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
         ddp_backend=_ddp_backend(),
     )
     callbacks = [EarlyStoppingCallback(config.patience)] if config.patience else []
-    keep = forward_inputs(model)
     trainer = ClfTrainer(
         model=model,
         args=args,
         train_dataset=EncodedSplit(
-            data.train, tokenizer, data.task, data.label_names, config.max_length, keep
+            data.train, tokenizer, data.task, data.label_names, config.max_length, keep, config.long_text
         ),
-        eval_dataset=EncodedSplit(
-            data.validation, tokenizer, data.task, data.label_names, config.max_length, keep
-        ),
+        eval_dataset=eval_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
         callbacks=callbacks,
@@ -235,9 +261,14 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
     return trainer
 
 
-def predict_logits(model, tokenizer, split: Split, max_length: int, batch_size: int = 64) -> np.ndarray:
+def predict_logits(
+    model, tokenizer, split: Split, max_length: int, batch_size: int = 64, long_text: LongText | None = None
+) -> np.ndarray:
     import torch
 
+    if long_text is not None and long_text.strategy != "truncate":
+        encoded = LT.encode_split(tokenizer, split.texts, split.pairs, max_length, long_text)
+        return LT.predict_logits(model, tokenizer, encoded, long_text.aggregate, batch_size)
     model.eval()
     device = next(model.parameters()).device
     keep = forward_inputs(model)
@@ -290,6 +321,9 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions and config.max_length > positions:
         config = replace(config, max_length=positions)
+    config = replace(
+        config, long_text=LT.resolve(tokenizer, config.max_length, config.long_text, data.text_pair)
+    )
     if config.method == "lora":
         model = add_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_targets)
     trainable, total = count_parameters(model)
@@ -314,10 +348,14 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
     with output_folder(output, OUTPUT_TOOL, config.overwrite, inputs) as tmp:
         if config.method == "lora":
             model.save_pretrained(tmp / "adapter")
-            before = predict_logits(model, tokenizer, data.validation, config.max_length)
+            before = predict_logits(
+                model, tokenizer, data.validation, config.max_length, long_text=config.long_text
+            )
             model = merge_lora(model)
         # The merged (or full) model's validation logits: the report's and, for LoRA, the merge check's.
-        logits = predict_logits(model, tokenizer, data.validation, config.max_length)
+        logits = predict_logits(
+            model, tokenizer, data.validation, config.max_length, long_text=config.long_text
+        )
         if config.method == "lora":
             drift = float(np.abs(before - logits).max())
             if drift > 1e-3:
@@ -336,8 +374,11 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
             }
         test_metrics, test_logits = None, None
         if data.test is not None:
-            test_logits = predict_logits(model, tokenizer, data.test, config.max_length)
+            test_logits = predict_logits(
+                model, tokenizer, data.test, config.max_length, long_text=config.long_text
+            )
             test_metrics = M.compute(test_logits, data.test.labels, data.task, data.label_names, thresholds)
+        calibration, calibration_report = calibrate.fit_and_report(logits, test_logits, data)
 
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -358,21 +399,31 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
             "processes": trainer.args.world_size,
             "torch": torch.__version__,
         }
-        report = {"summary": summary, "validation": val_metrics, "test": test_metrics}
+        report = {
+            "summary": summary,
+            "validation": val_metrics,
+            "test": test_metrics,
+            "calibration": calibration_report,
+        }
+        # Thresholds on calibrated scores, which is what the runtime thresholds (same decisions).
+        calibrated = calibrate.thresholds_for(calibration, thresholds)
         handoff = TrainHandoff(
             task=data.task,
             labels=data.label_names,
             text_pair=data.text_pair,
             max_length=config.max_length,
-            thresholds=tuple(thresholds.tolist()) if thresholds is not None else None,
+            thresholds=tuple(calibrated) if calibrated is not None else None,
             label_separator=config.label_separator,
             metrics={"validation": _headline(val_metrics), "test": _headline(test_metrics)},
+            long_text=config.long_text.to_json(),
+            calibration=calibration.to_json() if calibration is not None else None,
         )
         write_handoff(tmp, handoff)
         (tmp / "metrics.json").write_text(json.dumps(report, indent=2))
         args = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
         (tmp / "training_args.json").write_text(json.dumps(args, indent=2))
         write_report(tmp, report, data.label_names, data.task)
+        calibrate.write_report(tmp, calibration, calibration_report, logits, data)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return TrainResult(
         output=output,

@@ -18,6 +18,7 @@ from clf_runtime import providers
 from clf_runtime.cli import model_option, user_errors
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.formats import FORMATS
+from clf_runtime.long_text import STRATEGIES as LONG_TEXT_STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class RunConfig:
     provider: str = "auto"
     threads: int | None = None
     output: Path | None = None
+    long_text: str | None = None  # None: the manifest's strategy
+    min_score: float | None = None
 
 
 def _open_input(spec: str) -> tuple[BinaryIO, str, os.stat_result]:
@@ -99,7 +102,12 @@ def run(config: RunConfig) -> int:
     from clf_runtime.stream import StreamOptions, classify_stream
 
     options = StreamOptions(
-        fmt=config.fmt, top_k=config.top_k, threshold=config.threshold, batch_size=config.batch_size
+        fmt=config.fmt,
+        top_k=config.top_k,
+        threshold=config.threshold,
+        batch_size=config.batch_size,
+        long_text=config.long_text,
+        min_score=config.min_score,
     )
     output = None if config.output is None or str(config.output) == "-" else Path(config.output)
     source, name, info = _open_input(config.input)
@@ -123,6 +131,7 @@ def run(config: RunConfig) -> int:
             count = classify_stream(clf, source, sink, options, name=name, on_chunk=on_chunk)
         if bar is not None:
             bar.render_finish()
+        note_truncated(clf, count, config.long_text)
         return count
     finally:
         if source is not sys.stdin.buffer:
@@ -133,6 +142,18 @@ def _finite_threshold(ctx: click.Context, param: click.Parameter, value: float |
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value} is not a number from 0 to 1")
     return value
+
+
+def note_truncated(clf, count: int, long_text: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Say on stderr how many inputs lost tokens to truncation, and how to keep them."""
+    strategy = long_text or clf.manifest.long_text.strategy
+    if strategy == "truncate" and clf.inputs_too_long:
+        click.echo(
+            f"clf-run: {clf.inputs_too_long} of {count} inputs were longer than max_length "
+            f"({clf.manifest.max_length} tokens) and were truncated; --long-text windows or "
+            "head-tail reads them whole",
+            err=True,
+        )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -146,6 +167,18 @@ def _finite_threshold(ctx: click.Context, param: click.Parameter, value: float |
     default=None,
     callback=_finite_threshold,
     help="Multi-label decision threshold (default: the manifest's).",
+)
+@click.option(
+    "--long-text",
+    type=click.Choice(LONG_TEXT_STRATEGIES),
+    default=None,
+    help="How to read texts longer than max_length (default: the manifest's, set in training).",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Single-label: output no label (-, null) when the top calibrated score is below this.",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--provider", type=click.Choice(providers.CHOICES), default="auto", show_default=True)
@@ -163,6 +196,8 @@ def main(
     fmt: str,
     top_k: int | None,
     threshold: float | None,
+    long_text: str | None,
+    min_score: float | None,
     batch_size: int,
     provider: str,
     threads: int | None,
@@ -179,6 +214,8 @@ def main(
         provider=provider,
         threads=threads,
         output=output,
+        long_text=long_text,
+        min_score=min_score,
     )
     with user_errors():
         run(config)

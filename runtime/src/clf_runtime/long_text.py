@@ -1,0 +1,285 @@
+"""Texts longer than the model's max length: truncate, head-tail or overlapping windows.
+
+One implementation, used by the runtime, by clf-train's evaluation and by clf-export's gate, so
+that all three see exactly the same token ids for a long text:
+
+- `truncate`: the first `max_length` tokens (what clf always did).
+- `head-tail`: the first `head` and the last `max_length - head - specials` tokens, joined into one
+  input (Sun et al. 2019 found this best for long reviews).
+- `windows`: overlapping windows of `max_length` tokens, `stride` tokens shared by neighbours, made
+  by the tokenizers library's own truncation with overflow; at most `max_windows` per text (evenly
+  spread over the text, first and last always kept). The model runs on every window and the
+  per-window logits are averaged (`mean`) or maxed (`max`) into one row per text.
+
+A text that fits in `max_length` gives the same single input under every strategy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from clf_runtime.errors import InputError
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding, Tokenizer
+
+STRATEGIES = ("truncate", "head-tail", "windows")
+AGGREGATES = ("mean", "max")
+DEFAULT_MAX_WINDOWS = 8
+
+TextItem = Union[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class LongText:
+    """How to read texts longer than max_length. Stored in the manifest as `long_text`.
+
+    stride: windows only, tokens shared by consecutive windows (the tokenizers library's meaning);
+        None: a quarter of the window's text tokens.
+    head: head-tail only, tokens kept from the start; None: a quarter of the text tokens.
+    """
+
+    strategy: str = "truncate"
+    stride: int | None = None
+    max_windows: int = DEFAULT_MAX_WINDOWS
+    aggregate: str = "mean"
+    head: int | None = None
+
+    def check(self) -> None:
+        """Raise InputError for values no max_length can make valid."""
+        if self.strategy not in STRATEGIES:
+            raise InputError(
+                f"unknown long-text strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.aggregate not in AGGREGATES:
+            raise InputError(f"unknown window aggregation {self.aggregate!r}; choose mean or max")
+        if self.max_windows < 1:
+            raise InputError(f"max-windows must be at least 1, got {self.max_windows}")
+        if self.stride is not None and self.stride < 0:
+            raise InputError(f"stride must be 0 or more, got {self.stride}")
+        if self.head is not None and self.head < 0:
+            raise InputError(f"head must be 0 or more, got {self.head}")
+
+    def resolve(self, max_length: int, specials: int) -> LongText:
+        """Fill in stride/head for a model; InputError when they do not fit its window."""
+        self.check()
+        budget = max_length - specials  # text tokens per model input
+        if budget < 2:
+            raise InputError(
+                f"max_length {max_length} leaves no room for text next to {specials} special tokens"
+            )
+        stride = budget // 4 if self.stride is None else self.stride
+        head = budget // 4 if self.head is None else self.head
+        if self.strategy == "windows" and stride >= budget:
+            raise InputError(
+                f"stride {stride} must be smaller than the window's {budget} text tokens "
+                f"(max_length {max_length} minus {specials} special tokens)"
+            )
+        if self.strategy == "head-tail" and head >= budget:
+            raise InputError(f"head {head} must be smaller than the {budget} text tokens of an input")
+        return replace(self, stride=stride, head=head)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> LongText:
+        """Read the manifest field; absent (older artifacts) means truncate."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ValueError(f"long_text must be an object, got {type(data).__name__}")
+        known = {"strategy", "stride", "max_windows", "aggregate", "head"}
+        value = cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            value.check()
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+def parse(value: LongText | str | None, default: LongText) -> LongText:
+    """A LongText from an override: None keeps `default`, a strategy name keeps its other settings."""
+    if value is None:
+        return default
+    if isinstance(value, LongText):
+        return value
+    if isinstance(value, str):
+        return replace(default, strategy=value)
+    raise InputError(f"long_text must be a strategy name or a LongText, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Model inputs for a list of texts: `encodings[starts[i]:starts[i+1]]` belong to text i."""
+
+    encodings: list[Encoding]
+    starts: np.ndarray  # int64, len(texts) + 1
+    too_long: int  # texts longer than max_length
+
+    @property
+    def one_per_text(self) -> bool:
+        return len(self.encodings) == len(self.starts) - 1
+
+
+def _spread(n: int, k: int) -> list[int]:
+    """k of range(n) evenly spread, first and last included (all of them when n <= k)."""
+    if n <= k:
+        return list(range(n))
+    if k == 1:
+        return [0]
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def _is_long(e: Encoding, max_length: int) -> bool:
+    # `overflowing` builds Python objects: look only when the input is at the limit.
+    return len(e) >= max_length and bool(e.overflowing)
+
+
+class LongTextEncoder:
+    """Turns texts into model inputs under one LongText setting. Thread-safe.
+
+    `tokenizer` must already truncate at max_length (the artifact's tokenizer.json does); it is
+    cloned, never changed, for the settings that need other truncation parameters.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int, config: LongText, text_pair: bool = False):
+        from tokenizers import Tokenizer
+
+        if text_pair and config.strategy != "truncate":
+            raise InputError(
+                f"long-text strategy {config.strategy} applies to single-text models; "
+                "pair models truncate (use --long-text truncate)"
+            )
+        self.max_length = max_length
+        self.tokenizer = tokenizer
+        self.config = config.resolve(max_length, tokenizer.num_special_tokens_to_add(text_pair))
+        self._windows: Tokenizer | None = None
+        self._raw: Tokenizer | None = None
+        if self.config.strategy == "windows":
+            self._windows = Tokenizer.from_str(tokenizer.to_str())
+            self._windows.no_padding()
+            self._windows.enable_truncation(max_length=max_length, stride=self.config.stride)
+        elif self.config.strategy == "head-tail":
+            self._raw = Tokenizer.from_str(tokenizer.to_str())
+            self._raw.no_padding()
+            self._raw.no_truncation()
+
+    def encode(self, items: Sequence[TextItem]) -> Encoded:
+        if not items:
+            return Encoded([], np.zeros(1, dtype=np.int64), 0)
+        tok = self._windows or self.tokenizer
+        if len(items) == 1:  # encode() skips the thread pool that encode_batch() dispatches to
+            item = items[0]
+            encodings = [tok.encode(item) if isinstance(item, str) else tok.encode(*item)]
+        else:
+            encodings = tok.encode_batch(list(items))
+        long = [i for i, e in enumerate(encodings) if _is_long(e, self.max_length)]
+        strategy = self.config.strategy
+        if strategy == "truncate" or not long:
+            return Encoded(encodings, np.arange(len(items) + 1, dtype=np.int64), len(long))
+        if strategy == "head-tail":
+            for i, e in zip(long, self._head_tail([items[i] for i in long]), strict=True):
+                encodings[i] = e
+            return Encoded(encodings, np.arange(len(items) + 1, dtype=np.int64), len(long))
+        return self._expand(encodings, set(long))
+
+    def _expand(self, encodings: list[Encoding], long: set[int]) -> Encoded:
+        out: list[Encoding] = []
+        starts = np.zeros(len(encodings) + 1, dtype=np.int64)
+        for i, e in enumerate(encodings):
+            if i in long:
+                windows = [e, *e.overflowing]
+                out.extend(windows[j] for j in _spread(len(windows), self.config.max_windows))
+            else:
+                out.append(e)
+            starts[i + 1] = len(out)
+        return Encoded(out, starts, len(long))
+
+    def _head_tail(self, texts: list[TextItem]) -> list[Encoding]:
+        """The first `head` and the last tokens of each text, as one input.
+
+        Head and tail are cut at word boundaries in the text and encoded again without truncation:
+        joining truncated encodings (Encoding.merge) would also join their overflow lists, whose
+        size grows with the product of the two.
+        """
+        from tokenizers import Encoding
+
+        assert self._raw is not None and self.config.head is not None
+        head_n = self.config.head
+        tail_n = self.max_length - self.tokenizer.num_special_tokens_to_add(False) - head_n
+        out = []
+        for text, full in zip(texts, self._raw.encode_batch(texts, add_special_tokens=False), strict=True):
+            assert isinstance(text, str)
+            offsets, words = full.offsets, full.word_ids
+            end = head_n  # back to the end of the last whole word
+            while 0 < end < len(words) and words[end] is not None and words[end] == words[end - 1]:
+                end -= 1
+            start = len(offsets) - tail_n  # forward to the start of the next whole word
+            while (
+                0 < start < len(words) - 1 and words[start] is not None and words[start] == words[start - 1]
+            ):
+                start += 1
+            head_end = offsets[end - 1][1] if end else 0
+            tail_start = offsets[start][0]
+            parts = self._raw.encode_batch([text[:head_end], text[tail_start:]], add_special_tokens=False)
+            merged = Encoding.merge([p for p in parts if p.ids], growing_offsets=False)
+            out.append(self.tokenizer.post_process(merged))
+        return out
+
+
+def aggregate(logits: np.ndarray, starts: np.ndarray, how: str = "mean") -> np.ndarray:
+    """One row per text from per-window rows: text i owns rows starts[i]:starts[i+1]."""
+    if len(starts) - 1 == len(logits):
+        return logits
+    first = starts[:-1]
+    if how == "max":
+        return np.maximum.reduceat(logits, first, axis=0)
+    counts = np.diff(starts).astype(logits.dtype)[:, None]
+    return np.add.reduceat(logits, first, axis=0) / counts
+
+
+class EncoderCache:
+    """One LongTextEncoder per setting, made on first use (cloning a tokenizer takes a few ms)."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int, text_pair: bool) -> None:
+        self._args = (tokenizer, max_length)
+        self._text_pair = text_pair
+        self._made: dict[LongText, LongTextEncoder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, config: LongText) -> LongTextEncoder:
+        encoder = self._made.get(config)
+        if encoder is None:
+            with self._lock:
+                encoder = self._made.get(config)
+                if encoder is None:
+                    encoder = LongTextEncoder(*self._args, config, self._text_pair)
+                    self._made[config] = encoder
+        return encoder
+
+
+def to_arrays(encodings: list[Encoding], pad_id: int) -> dict[str, np.ndarray]:
+    """input_ids, attention_mask and token_type_ids of `encodings` as one padded int64 batch.
+
+    For the PyTorch side (clf-train's evaluation, clf-export's gate), which feeds these to the
+    model exactly as the runtime feeds them to ONNX Runtime.
+    """
+    width = max(len(e) for e in encodings)
+    out = {}
+    for name, attr, fill in (
+        ("input_ids", "ids", pad_id),
+        ("attention_mask", "attention_mask", 0),
+        ("token_type_ids", "type_ids", 0),
+    ):
+        arr = np.full((len(encodings), width), fill, dtype=np.int64)
+        for row, e in enumerate(encodings):
+            values = getattr(e, attr)
+            arr[row, : len(values)] = values
+        out[name] = arr
+    return out
