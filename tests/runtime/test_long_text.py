@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from clf_runtime import TextClassifier
-from clf_runtime.artifact import Manifest, Variant, load_manifest
+from clf_runtime.artifact import FileEntry, Manifest, Variant, load_manifest
 from clf_runtime.calibration import Calibration
 from clf_runtime.cli.run import main
 from clf_runtime.errors import ArtifactError, InputError
@@ -133,6 +133,9 @@ def _manifest(**kw) -> Manifest:
         inputs=("input_ids", "attention_mask"),
         variants=(Variant("fp32", "model.onnx"),),
         provider_variants={"cpu": "fp32"},
+        files={  # the validator wants a checksum for every file it would read
+            name: FileEntry(sha256="0" * 64, bytes=1) for name in ("model.onnx", "tokenizer.json")
+        },
     )
     return Manifest(**{**base, **kw})
 

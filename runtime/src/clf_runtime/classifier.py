@@ -21,7 +21,7 @@ from clf_runtime import providers
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
 from clf_runtime.calibration import check_min_score
 from clf_runtime.defaults import default_model_dir
-from clf_runtime.errors import ArtifactError, InferenceError, InputError
+from clf_runtime.errors import ArtifactError, ClfError, InferenceError, InputError
 from clf_runtime.loading import check_inputs, check_tables, one_line, open_session, output_width
 from clf_runtime.long_text import EncoderCache, LongText, aggregate
 from clf_runtime.long_text import parse as parse_long_text
@@ -83,8 +83,8 @@ def _tokenizer_errors() -> Iterator[None]:
     """A tokenizer failure (a Rust panic surfaces as a BaseException) becomes an InferenceError."""
     try:
         yield
-    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
-        raise
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, ClfError):
+        raise  # ClfError: a setting clf itself refused (e.g. a stride too large), already one line
     except BaseException as exc:
         raise InferenceError(f"the tokenizer failed: {type(exc).__name__}: {one_line(exc)}") from None
 

@@ -92,9 +92,7 @@ class TrainHandoff:
             "thresholds": list(self.thresholds) if self.thresholds is not None else None,
             "label_separator": self.label_separator,
             "metrics": _finite(self.metrics),
-            "long_text": self.long_text,
-            "calibration": self.calibration,
-        }
+        } | {k: v for k, v in (("long_text", self.long_text), ("calibration", self.calibration)) if v}
 
     @classmethod
     def from_json(cls, data: Any) -> TrainHandoff:
