@@ -64,6 +64,19 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     created_by: str = ""
     format_version: int = FORMAT_VERSION
+    # Optional, per quantized precision: how it was quantized, e.g. {"int8": {"mode": "per-row",
+    # "batch_independent": true, "fp32_nodes": [...]}}. Older runtimes ignore it.
+    quantization: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def batch_independent(self, precision: str) -> bool:
+        """Whether a text's outputs at `precision` are the same whatever its batch-mates.
+
+        fp32/fp16 are; int8 is when its activation scales do not depend on the batch (per-row or
+        static). Artifacts that do not say are dynamic int8, which is not.
+        """
+        if precision != "int8":
+            return True
+        return bool(self.quantization.get("int8", {}).get("batch_independent", False))
 
     def variant(self, precision: str) -> Variant:
         for v in self.variants:
@@ -116,6 +129,7 @@ class Manifest:
                 files={str(k): FileEntry(**v) for k, v in data.get("files", {}).items()},
                 metrics=dict(data.get("metrics") or {}),
                 created_by=str(data.get("created_by", "")),
+                quantization={str(k): dict(v) for k, v in (data.get("quantization") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {exc})") from exc

@@ -168,6 +168,11 @@ class TextClassifier:
     def text_pair(self) -> bool:
         return self.manifest.text_pair
 
+    @property
+    def batch_independent(self) -> bool:
+        """Whether a text's outputs are the same whatever else is in its batch (see the manifest)."""
+        return self.manifest.batch_independent(self.precision)
+
     def __repr__(self) -> str:
         return (
             f"TextClassifier({str(self.folder)!r}, task={self.task}, labels={len(self.labels)}, "
