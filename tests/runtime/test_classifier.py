@@ -35,6 +35,21 @@ def test_int8_stays_close_to_pytorch(name: str) -> None:
     assert np.abs(ours - np.asarray(logits)).max() < 0.2
 
 
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-multi", "tiny-pair"])
+def test_default_cpu_variant_is_batch_independent(name: str) -> None:
+    # The CPU default is per-row int8: a text's outputs must not depend on its batch-mates.
+    inputs, _ = expected(name)
+    clf = TextClassifier.load(fixture_path(name), provider="cpu")
+    assert clf.batch_independent
+    one_by_one = np.concatenate([clf.logits([t]) for t in inputs])
+    for batch_size in (2, 8, 64):
+        np.testing.assert_allclose(clf.logits(inputs, batch_size=batch_size), one_by_one, atol=1e-5, rtol=0)
+        rotated = inputs[3:] + inputs[:3]  # other batch-mates for every text
+        np.testing.assert_allclose(
+            np.roll(clf.logits(rotated, batch_size=batch_size), 3, axis=0), one_by_one, atol=1e-5, rtol=0
+        )
+
+
 def test_order_is_input_order_whatever_the_batch_size() -> None:
     inputs, _ = expected("tiny-bert")
     clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
@@ -107,8 +122,8 @@ def test_single_text_model_refuses_pairs() -> None:
 
 def test_thread_safe() -> None:
     inputs, _ = expected("tiny-bert")
-    # fp32: dynamic int8 scales activations per batch, so its rows depend on their batch-mates.
-    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32", threads=1)
+    # The default (per-row int8) variant: rows do not depend on their batch-mates.
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", threads=1)
     reference = clf.logits(inputs)
     barrier = threading.Barrier(8)
 

@@ -180,13 +180,14 @@ def quantize_int8(
 def _per_row(path: Path) -> bool:
     """Replace each DynamicQuantizeLinear (one scale per tensor) by per-row symmetric quantization.
 
-    For a row x: scale = max|x| / 127, q = round(x / scale) + 128 as uint8 with zero point 128, so
-    MatMulInteger's scalar zero point still holds and the following Mul by the scale broadcasts
-    one scale per row. Returns whether every activation quantization was rewritten.
+    For a row x: scale = max|x| / 127 and q = round(x / scale) + 128 as uint8, so MatMulInteger's
+    scalar zero point (128) still holds and the Mul by the scale that follows it broadcasts one
+    scale per row. The rows are quantized by one QuantizeLinear with a per-axis scale on the
+    (rows, features) view of x. Returns whether every activation quantization was rewritten.
     """
     import numpy as np
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
@@ -197,7 +198,6 @@ def _per_row(path: Path) -> bool:
     graph.initializer.extend(
         [
             numpy_helper.from_array(np.array(127.0, np.float32), "clf_row_127"),
-            numpy_helper.from_array(np.array(128.0, np.float32), "clf_row_128"),
             numpy_helper.from_array(np.array(1e-12, np.float32), "clf_row_eps"),
             numpy_helper.from_array(np.array(128, np.uint8), "clf_row_zero_point"),
             numpy_helper.from_array(np.array([-1], np.int64), "clf_row_axes"),
@@ -211,16 +211,24 @@ def _per_row(path: Path) -> bool:
             nodes.append(node)
             continue
         x, (q, scale, zero_point), p = node.input[0], node.output, f"{node.name or quantized}_row"
+        make = helper.make_node
         nodes += [
-            helper.make_node("Abs", [x], [p + "_abs"]),
-            helper.make_node("ReduceMax", [p + "_abs", "clf_row_axes"], [p + "_max"], keepdims=1),
-            helper.make_node("Max", [p + "_max", "clf_row_eps"], [p + "_max_eps"]),
-            helper.make_node("Div", [p + "_max_eps", "clf_row_127"], [scale]),
-            helper.make_node("Div", [x, scale], [p + "_scaled"]),
-            helper.make_node("Round", [p + "_scaled"], [p + "_round"]),
-            helper.make_node("Add", [p + "_round", "clf_row_128"], [p + "_shift"]),
-            helper.make_node("Cast", [p + "_shift"], [q], to=TensorProto.UINT8),
-            helper.make_node("Identity", ["clf_row_zero_point"], [zero_point]),
+            make("ReduceMax", [x, "clf_row_axes"], [p + "_max"], keepdims=1),
+            make("ReduceMin", [x, "clf_row_axes"], [p + "_min"], keepdims=1),
+            make("Neg", [p + "_min"], [p + "_neg_min"]),
+            make("Max", [p + "_max", p + "_neg_min", "clf_row_eps"], [p + "_abs_max"]),
+            make("Div", [p + "_abs_max", "clf_row_127"], [scale]),
+            # (rows, features) view: QuantizeLinear takes a per-axis scale along axis 0.
+            make("Shape", [x], [p + "_shape"]),
+            make("Shape", [x], [p + "_features"], start=-1),
+            make("Concat", ["clf_row_axes", p + "_features"], [p + "_2d"], axis=0),
+            make("Reshape", [x, p + "_2d"], [p + "_x2d"]),
+            make("Reshape", [scale, "clf_row_axes"], [p + "_scale1d"]),
+            make("Shape", [p + "_scale1d"], [p + "_rows"]),
+            make("Expand", ["clf_row_zero_point", p + "_rows"], [p + "_zp1d"]),
+            make("QuantizeLinear", [p + "_x2d", p + "_scale1d", p + "_zp1d"], [p + "_q2d"], axis=0),
+            make("Reshape", [p + "_q2d", p + "_shape"], [q]),
+            make("Identity", ["clf_row_zero_point"], [zero_point]),
         ]
     _unfusable_scales(graph, nodes)
     del graph.node[:]
@@ -251,6 +259,10 @@ def _unfusable_scales(graph: Any, nodes: list[Any]) -> None:
             weights[inverse] = numpy_helper.from_array((1.0 / w).astype(np.float32), inverse)
             graph.initializer.append(weights[inverse])
         nodes[i] = helper.make_node("Div", [node.input[0], inverse], list(node.output), name=node.name)
+    used = {name for n in nodes for name in n.input}
+    unused = [init for init in graph.initializer if init.name not in used]
+    for init in unused:  # the weight scales now read through their reciprocals
+        graph.initializer.remove(init)
 
 
 def quantize_int8_static(

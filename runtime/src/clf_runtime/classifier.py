@@ -8,6 +8,7 @@ without `token_type_ids` both work.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -115,8 +116,9 @@ class TextClassifier:
     ) -> TextClassifier:
         """Load an artifact folder (default: $CLF_MODEL or ./clf-model).
 
-        provider: auto (CUDA, then CoreML, then CPU), cpu, cuda or coreml.
-        threads: intra-op threads; None lets ONNX Runtime use one per physical core.
+        provider: auto (CUDA, else CPU), cpu, cuda or coreml (CoreML only when asked).
+        threads: intra-op threads; None: one per physical core, at most the CPUs this process may
+            use (its CPU affinity and container CPU quota).
         precision: fp32, int8 or fp16 to override the variant the manifest picks for the provider.
         verify: check each file's sha256 against the manifest (cheap next to session creation).
         """
@@ -139,9 +141,12 @@ class TextClassifier:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads is not None and threads < 1:
+            raise InputError(f"threads must be at least 1, got {threads}")
+        usable = providers.usable_cpus()
+        if threads is None and usable < (os.cpu_count() or usable):
+            threads = usable  # ONNX Runtime sizes its pool from the host's cores otherwise
         if threads is not None:
-            if threads < 1:
-                raise InputError(f"threads must be at least 1, got {threads}")
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         try:
