@@ -141,6 +141,10 @@ class TextClassifier:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # The memory-pattern cache keeps a planned block per input shape seen; with length-sorted
+        # batches every batch has a new shape. Off: clf-run's peak RSS on 10,000 texts went from
+        # 244 to 196 MiB with no measurable throughput change (see README, Measured).
+        options.enable_mem_pattern = False
         if threads is not None and threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
         usable = providers.usable_cpus()
