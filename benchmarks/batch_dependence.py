@@ -66,8 +66,10 @@ def main() -> None:
     texts, labels = read(args.data, args.text_column, args.label_column)
 
     models: dict[str, TextClassifier] = {}
+    base = ""
     for folder in args.artifacts:
         probe = TextClassifier.load(folder, provider="cpu")
+        base = base or f"{folder.name}/{probe.precision}"  # the first artifact's CPU variant
         for v in probe.manifest.variants:
             if v.precision != "fp16":
                 clf = TextClassifier.load(folder, provider="cpu", precision=v.precision)
@@ -91,7 +93,6 @@ def main() -> None:
             latency, throughput = speed(clf, sample, args.runs)
             p50[name].append(latency)
             rate[name].append(throughput)
-    base = next(iter(models))
     print(f"\n{'model':<28} {'p50 ms':>8} {'vs base':>8} {'texts/s':>8} {'vs base':>8}   (base: {base})")
     for name in models:
         lat = statistics.median(a / b for a, b in zip(p50[name], p50[base], strict=True))
