@@ -286,6 +286,7 @@ def test_int8_search_keeps_the_sensitive_layer_in_fp32(tmp_path: Path, texts, mo
     assert len(info["search"]) >= 3
     assert "passes" in info["search"][-1] and "passes" not in info["search"][0]
     assert set(info["cost_vs_all_int8"]) == {"bytes", "latency_ms_p50_batch1"}
+    assert "kept in fp32: " in result.summary() and "layer.0/" in result.summary()
     clf = TextClassifier.load(tmp_path / "art")
     assert clf.precision == "int8" and clf.batch_independent
     assert len(clf.predict(texts[:5])) == 5

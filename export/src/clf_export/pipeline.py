@@ -79,6 +79,16 @@ class ExportResult:
                 f"{p:<8} {self.sizes[p] / 1e6:>8.2f}MB {c.max_abs_diff:>12.2e} {c.agreement:>7.4f} "
                 f"{m:>16} {self.latency_ms.get(p, float('nan')):>8.2f}"
             )
+        q = self.manifest.quantization.get("int8")
+        if q:
+            lines.append(f"int8: {q.get('mode')}, batch-independent: {q.get('batch_independent')}")
+            lines += [f"  tried {t}" for t in q.get("search", [])]
+            if q.get("search"):
+                cost = q["cost_vs_all_int8"]
+                lines.append(
+                    f"  kept in fp32: {', '.join(q['fp32_nodes']) or 'nothing'}; cost against all-int8: "
+                    f"{cost['bytes'] / 1e6:+.2f} MB, {cost['latency_ms_p50_batch1']:+.2f} ms at batch 1"
+                )
         for problem in self.problems:
             lines.append(f"WARNING (forced): {problem}")
         return "\n".join(lines)
