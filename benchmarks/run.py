@@ -130,8 +130,7 @@ def optimum_own_int8(raw: Path, work: Path) -> Path:
 
 
 def build_floor(model_dir: Path, work: Path, levels: tuple[str, ...]) -> dict[str, Path]:
-    """int8 graphs of the model at each fusion level (the fastest is the floor), built with the
-    export's default int8 recipe (per-row, separate q/k/v MatMuls)."""
+    """int8 graphs of the model at each fusion level (the fastest is the floor)."""
     from clf_export import quantize
     from clf_export.pipeline import _onnx_export
     from clf_export.source import read_source
@@ -140,7 +139,7 @@ def build_floor(model_dir: Path, work: Path, levels: tuple[str, ...]) -> dict[st
     _onnx_export(src, work / "raw", None)
     out = {}
     for level in levels:
-        fused = quantize.optimize(work / "raw", work / f"opt-{level}", level, separate_qkv=True)
+        fused = quantize.optimize(work / "raw", work / f"opt-{level}", level)
         dest = work / f"floor-{level}.int8.onnx"
         quantize.quantize_int8(fused, dest, "auto", True)
         out[level] = dest

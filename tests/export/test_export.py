@@ -288,19 +288,19 @@ def test_int8_search_keeps_the_sensitive_layer_in_fp32(tmp_path: Path, texts, mo
     assert set(info["cost_vs_all_int8"]) == {"bytes", "latency_ms_p50_batch1"}
     assert "kept in fp32: " in result.summary() and "layer.0/" in result.summary()
     clf = TextClassifier.load(tmp_path / "art")
-    assert clf.precision == "int8" and clf.batch_independent
+    assert clf.precision == "int8" and info["mode"] == "dynamic"
     assert len(clf.predict(texts[:5])) == 5
 
 
-def test_int8_is_batch_independent_and_dynamic_is_labelled(tmp_path: Path, texts) -> None:
+def test_per_row_int8_is_batch_independent_and_dynamic_is_labelled(tmp_path: Path, texts) -> None:
     model = make_model(tmp_path / "hf", "bert", "single_label")
-    export(cfg(model, tmp_path / "art", max_accuracy_drop=0.5))
+    export(cfg(model, tmp_path / "art", quantize="int8-per-row", max_accuracy_drop=0.5))
     clf = TextClassifier.load(tmp_path / "art", provider="cpu")
     assert clf.precision == "int8" and clf.batch_independent
     one = np.concatenate([clf.logits([t]) for t in texts])
     for batch_size in (8, 64):
         np.testing.assert_allclose(clf.logits(texts, batch_size=batch_size), one, atol=1e-5, rtol=0)
-    export(cfg(model, tmp_path / "dyn", quantize="int8-dynamic", max_accuracy_drop=0.5))
+    export(cfg(model, tmp_path / "dyn", max_accuracy_drop=0.5))  # the default: dynamic
     dyn = TextClassifier.load(tmp_path / "dyn", provider="cpu")
     assert dyn.precision == "int8" and not dyn.batch_independent
     assert (

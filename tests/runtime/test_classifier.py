@@ -35,11 +35,14 @@ def test_int8_stays_close_to_pytorch(name: str) -> None:
     assert np.abs(ours - np.asarray(logits)).max() < 0.2
 
 
-@pytest.mark.parametrize("name", ["tiny-bert", "tiny-multi", "tiny-pair"])
-def test_default_cpu_variant_is_batch_independent(name: str) -> None:
-    # The CPU default is per-row int8: a text's outputs must not depend on its batch-mates.
+@pytest.mark.parametrize(
+    ("name", "precision"), [("tiny-bert", None), ("tiny-multi", "fp32"), ("tiny-pair", "fp32")]
+)
+def test_batch_independent_variants(name: str, precision: str | None) -> None:
+    # tiny-bert's CPU variant is per-row int8, the others' fp32: a text's outputs must not depend
+    # on its batch-mates.
     inputs, _ = expected(name)
-    clf = TextClassifier.load(fixture_path(name), provider="cpu")
+    clf = TextClassifier.load(fixture_path(name), provider="cpu", precision=precision)
     assert clf.batch_independent
     one_by_one = np.concatenate([clf.logits([t]) for t in inputs])
     for batch_size in (2, 8, 64):
@@ -48,6 +51,12 @@ def test_default_cpu_variant_is_batch_independent(name: str) -> None:
         np.testing.assert_allclose(
             np.roll(clf.logits(rotated, batch_size=batch_size), 3, axis=0), one_by_one, atol=1e-5, rtol=0
         )
+
+
+def test_dynamic_int8_says_it_is_batch_dependent() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-multi"), provider="cpu")
+    assert clf.precision == "int8" and not clf.batch_independent
+    assert clf.manifest.quantization["int8"]["mode"] == "dynamic"
 
 
 def test_order_is_input_order_whatever_the_batch_size() -> None:
@@ -122,7 +131,7 @@ def test_single_text_model_refuses_pairs() -> None:
 
 def test_thread_safe() -> None:
     inputs, _ = expected("tiny-bert")
-    # The default (per-row int8) variant: rows do not depend on their batch-mates.
+    # tiny-bert's per-row int8 variant: rows do not depend on their batch-mates.
     clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", threads=1)
     reference = clf.logits(inputs)
     barrier = threading.Barrier(8)

@@ -25,7 +25,9 @@ from typing import Any
 
 HEAD = re.compile(r"classifier|pooler|pre_classifier|out_proj|score", re.IGNORECASE)
 EMBEDDINGS = re.compile(r"embed|Gather", re.IGNORECASE)
-LAYER = re.compile(r"layers?[./_](\d+)[./_]")
+# Encoder layer of a node: from the exporter's names, or the fusion's Attention_<n> (numbered in
+# graph order, which is layer order).
+LAYER = re.compile(r"layers?[./_](\d+)[./_]|^Attention_(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def groups(nodes: list[str]) -> tuple[list[str], list[str], dict[int, list[str]]
     for n in nodes:
         match = LAYER.search(n)
         if match and n not in head and n not in embeddings:
-            layers.setdefault(int(match.group(1)), []).append(n)
+            layers.setdefault(int(match.group(1) or match.group(2)), []).append(n)
     return head, embeddings, layers
 
 

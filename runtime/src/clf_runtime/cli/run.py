@@ -48,11 +48,11 @@ def run(config: RunConfig) -> int:
         source, name, size = open(path, "rb"), str(path), path.stat().st_size  # noqa: SIM115
     try:
         clf = TextClassifier.load(config.model, provider=config.provider, threads=config.threads)
-        if not clf.batch_independent and config.batch_size > 1:
+        if not clf.batch_independent and config.batch_size > 1 and sys.stderr.isatty():
             click.echo(
                 f"note: this model ({clf.precision}, dynamic) can give a text slightly different scores "
-                "depending on the other texts in its batch; re-export with clf-export --quantize int8 "
-                "or pass --batch-size 1 for answers that do not depend on batching",
+                "depending on the other texts in its batch; re-export with clf-export --quantize "
+                "int8-per-row or pass --batch-size 1 for answers that do not depend on batching",
                 err=True,
             )
         show_bar = size is not None and sys.stderr.isatty()
