@@ -31,3 +31,18 @@ def test_benchmark_script_runs_on_tiny_fixture(tmp_path: Path) -> None:
     assert report["ratios"]["clf-run peak RSS MiB (target < 150)"] > 10
     assert (tmp_path / "latency.png").stat().st_size > 1000
     assert "Batch-1 latency" in (tmp_path / "results.md").read_text()
+
+
+def test_batch_dependence_script_runs_on_tiny_fixture(tmp_path: Path) -> None:
+    fixture = ROOT / "tests" / "fixtures" / "tiny-bert"
+    data = tmp_path / "data.csv"
+    data.write_text(
+        "text,label\n"
+        + "".join(f"text number {i} here,{'positive' if i % 2 else 'negative'}\n" for i in range(40))
+    )
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "batch_dependence.py"), str(fixture / "artifact"),
+        "--data", str(data), "--texts", "20", "--runs", "3", "--rounds", "1",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    assert "artifact/int8" in out and "artifact/fp32" in out and "vs base" in out

@@ -35,6 +35,30 @@ def test_int8_stays_close_to_pytorch(name: str) -> None:
     assert np.abs(ours - np.asarray(logits)).max() < 0.2
 
 
+@pytest.mark.parametrize(
+    ("name", "precision"), [("tiny-bert", None), ("tiny-multi", "fp32"), ("tiny-pair", "fp32")]
+)
+def test_batch_independent_variants(name: str, precision: str | None) -> None:
+    # tiny-bert's CPU variant is per-row int8, the others' fp32: a text's outputs must not depend
+    # on its batch-mates.
+    inputs, _ = expected(name)
+    clf = TextClassifier.load(fixture_path(name), provider="cpu", precision=precision)
+    assert clf.batch_independent
+    one_by_one = np.concatenate([clf.logits([t]) for t in inputs])
+    for batch_size in (2, 8, 64):
+        np.testing.assert_allclose(clf.logits(inputs, batch_size=batch_size), one_by_one, atol=1e-5, rtol=0)
+        rotated = inputs[3:] + inputs[:3]  # other batch-mates for every text
+        np.testing.assert_allclose(
+            np.roll(clf.logits(rotated, batch_size=batch_size), 3, axis=0), one_by_one, atol=1e-5, rtol=0
+        )
+
+
+def test_dynamic_int8_says_it_is_batch_dependent() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-multi"), provider="cpu")
+    assert clf.precision == "int8" and not clf.batch_independent
+    assert clf.manifest.quantization["int8"]["mode"] == "dynamic"
+
+
 def test_order_is_input_order_whatever_the_batch_size() -> None:
     inputs, _ = expected("tiny-bert")
     clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
@@ -107,8 +131,8 @@ def test_single_text_model_refuses_pairs() -> None:
 
 def test_thread_safe() -> None:
     inputs, _ = expected("tiny-bert")
-    # fp32: dynamic int8 scales activations per batch, so its rows depend on their batch-mates.
-    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32", threads=1)
+    # tiny-bert's per-row int8 variant: rows do not depend on their batch-mates.
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", threads=1)
     reference = clf.logits(inputs)
     barrier = threading.Barrier(8)
 

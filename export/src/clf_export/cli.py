@@ -12,7 +12,7 @@ import click
 from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
-QUANTIZE = ("none", "int8", "int8-static", "fp16")
+QUANTIZE = ("none", "int8", "int8-dynamic", "int8-per-row", "int8-static", "fp16")
 LEVELS = ("O0", "O1", "O2", "O3")
 TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
 
@@ -35,7 +35,29 @@ def _quiet() -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model_dir", type=click.Path(path_type=Path), default=TRAINED_DIR, required=False)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=MODEL_DIR, show_default=True)
-@click.option("--quantize", type=click.Choice(QUANTIZE), default="int8", show_default=True)
+@click.option(
+    "--quantize",
+    type=click.Choice(QUANTIZE),
+    default="int8",
+    show_default=True,
+    help="int8 (= int8-dynamic): one activation scale per batch (onnxruntime's quantize_dynamic), "
+    "fastest; int8-per-row: one scale per token row, a text's scores do not depend on its "
+    "batch-mates (slower at batch 1).",
+)
+@click.option(
+    "--variants",
+    type=click.Choice(("all", "cpu")),
+    default="all",
+    show_default=True,
+    help="cpu: write only the variant the CPU runs (int8), for apps that run on CPU only.",
+)
+@click.option(
+    "--search-budget",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="Seconds to search for a mixed-precision int8 that passes the gate when int8 fails it.",
+)
 @click.option(
     "--optimize",
     type=click.Choice(LEVELS),
@@ -49,7 +71,12 @@ def _quiet() -> None:
     "--target", type=click.Choice(TARGETS), default="auto", show_default=True, help="int8 instruction set."
 )
 @click.option("--per-channel/--per-tensor", default=True, show_default=True)
-@click.option("--calibration", type=click.Path(path_type=Path), default=None, help="Texts for int8-static.")
+@click.option(
+    "--calibration",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Texts for int8-static: a .txt file (one text per line) or CSV/TSV/JSONL with a text column.",
+)
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option(
     "--validation",
@@ -83,6 +110,8 @@ def main(
     model_dir: Path,
     output: Path,
     quantize: str,
+    variants: str,
+    search_budget: float,
     optimize: str,
     opset: int | None,
     target: str,
@@ -104,6 +133,8 @@ def main(
             model_dir=model_dir,
             output=output,
             quantize=quantize,
+            variants=variants,
+            search_budget_s=search_budget,
             optimize=optimize,
             opset=opset,
             target=target,

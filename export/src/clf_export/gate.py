@@ -182,13 +182,28 @@ def _label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarr
     return np.array([index[v] for v in labels])
 
 
-def judge(checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: float, n: int) -> list[str]:
-    """The reasons the export fails the gate (empty when it passes).
+def allowed_drop(max_drop: float, n: int) -> float:
+    """On n validation texts one changed prediction moves the metric by 1/n, so the allowed drop is
+    at least that: on 20 texts a 1-point limit would otherwise fail on any single flip."""
+    return max(max_drop, 1.0 / n) if n else max_drop
 
-    On n validation texts one changed prediction moves the metric by 1/n, so the allowed drop is
-    at least that: on 20 texts a 1-point limit would otherwise fail on any single flip.
-    """
-    max_drop = max(max_drop, 1.0 / n) if n else max_drop
+
+def quantized_problem(fp32: VariantCheck, check: VariantCheck, max_drop: float, n: int) -> str | None:
+    """Why a quantized variant fails against fp32, or None when it passes."""
+    max_drop = allowed_drop(max_drop, n)
+    if check.metric is not None and fp32.metric is not None:
+        drop = fp32.metric - check.metric
+        what = f"{check.metric_name} {fp32.metric:.4f} -> {check.metric:.4f}"
+    else:
+        drop = fp32.agreement - check.agreement
+        what = f"agreement with PyTorch {fp32.agreement:.4f} -> {check.agreement:.4f} (no labels)"
+    if drop <= max_drop:
+        return None
+    return f"{check.precision} loses {drop:.4f} against fp32 ({what}; allowed {max_drop:.4f})"
+
+
+def judge(checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: float, n: int) -> list[str]:
+    """The reasons the export fails the gate (empty when it passes)."""
     problems = []
     fp32 = checks["fp32"]
     if fp32.max_abs_diff > fp32_tolerance:
@@ -197,19 +212,10 @@ def judge(checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: floa
             "try --optimize O1 or O0, or another --opset"
         )
     for precision, check in checks.items():
-        if precision == "fp32":
-            continue
-        if check.metric is not None and fp32.metric is not None:
-            drop = fp32.metric - check.metric
-            what = f"{check.metric_name} {fp32.metric:.4f} -> {check.metric:.4f}"
-        else:
-            drop = fp32.agreement - check.agreement
-            what = f"agreement with PyTorch {fp32.agreement:.4f} -> {check.agreement:.4f} (no labels)"
-        if drop > max_drop:
+        problem = None if precision == "fp32" else quantized_problem(fp32, check, max_drop, n)
+        if problem:
             problems.append(
-                f"{precision} loses {drop:.4f} against fp32 ({what}; allowed {max_drop:.4f}); "
-                "try --quantize int8-static with --calibration, the other of --per-channel/--per-tensor, "
-                "or --quantize none "
-                "to ship fp32 (--force writes it anyway)"
+                problem + "; try --quantize int8-static with --calibration, the other of "
+                "--per-channel/--per-tensor, or --quantize none to ship fp32 (--force writes it anyway)"
             )
     return problems

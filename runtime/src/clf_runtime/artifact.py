@@ -71,6 +71,19 @@ class Manifest:
     # Optional, added after version 1 shipped: absent means truncate and uncalibrated scores.
     long_text: LongText = field(default_factory=LongText)
     calibration: Calibration | None = None
+    # Optional, per quantized precision: how it was quantized, e.g. {"int8": {"mode": "per-row",
+    # "batch_independent": true, "fp32_nodes": [...]}}. Older runtimes ignore it.
+    quantization: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def batch_independent(self, precision: str) -> bool:
+        """Whether a text's outputs at `precision` are the same whatever its batch-mates.
+
+        fp32/fp16 are; int8 is when its activation scales do not depend on the batch (per-row or
+        static). Artifacts that do not say are dynamic int8, which is not.
+        """
+        if precision != "int8":
+            return True
+        return bool(self.quantization.get("int8", {}).get("batch_independent", False))
 
     def variant(self, precision: str) -> Variant:
         for v in self.variants:
@@ -298,6 +311,7 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
             # Optional fields added later go here, read with `top` (absent: their default).
             long_text=LongText.from_json(top.get("long_text", (dict, type(None)), "an object", None)),
             calibration=Calibration.from_json(top.get("calibration", (dict, type(None)), "an object", None)),
+            quantization=_quantization(top),
         )
         if manifest.calibration is not None:
             manifest.calibration.check(len(manifest.labels))
@@ -308,6 +322,17 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
     if not manifest.output or _bad_char(manifest.output):
         raise top.fail("output", "the name of the ONNX output")
     return manifest
+
+
+def _quantization(top: _Fields) -> dict[str, dict[str, Any]]:
+    """Per precision, how it was quantized (clf-export's record; only batch_independent is read)."""
+    expected = "an object mapping precisions to objects"
+    value = top.get("quantization", (dict, type(None)), expected, None) or {}
+    if not all(k in PRECISIONS and isinstance(v, dict) for k, v in value.items()):
+        raise top.fail("quantization", expected)
+    if any(type(v.get("batch_independent", False)) is not bool for v in value.values()):
+        raise top.fail("quantization", "batch_independent as true or false")
+    return {k: dict(v) for k, v in value.items()}
 
 
 def _variants(top: _Fields) -> tuple[Variant, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -141,8 +142,9 @@ class TextClassifier:
     ) -> TextClassifier:
         """Load an artifact folder (default: $CLF_MODEL or ./clf-model).
 
-        provider: auto (CUDA, then CoreML, then CPU), cpu, cuda or coreml.
-        threads: intra-op threads; None lets ONNX Runtime use one per physical core.
+        provider: auto (CUDA, else CPU), cpu, cuda or coreml (CoreML only when asked).
+        threads: intra-op threads; None: one per physical core, at most the CPUs this process may
+            use (its CPU affinity and container CPU quota).
         precision: fp32, int8 or fp16 to override the variant the manifest picks for the provider.
         verify: check each file's sha256 against the manifest (cheap next to session creation).
         """
@@ -167,6 +169,15 @@ class TextClassifier:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # The memory-pattern cache keeps a planned block per input shape seen; with length-sorted
+        # batches every batch has a new shape. Off: clf-run's peak RSS on 10,000 texts went from
+        # 244 to 196 MiB with no measurable throughput change (see README, Measured).
+        options.enable_mem_pattern = False
+        if threads is not None and threads < 1:
+            raise InputError(f"threads must be at least 1, got {threads}")
+        usable = providers.usable_cpus()
+        if threads is None and usable < (os.cpu_count() or usable):
+            threads = usable  # ONNX Runtime sizes its pool from the host's cores otherwise
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
@@ -196,6 +207,11 @@ class TextClassifier:
     def inputs_too_long(self) -> int:
         """How many inputs since loading were longer than max_length (whatever the strategy)."""
         return self._too_long
+
+    @property
+    def batch_independent(self) -> bool:
+        """Whether a text's outputs are the same whatever else is in its batch (see the manifest)."""
+        return self.manifest.batch_independent(self.precision)
 
     def __repr__(self) -> str:
         return (

@@ -3,9 +3,17 @@
 Users name providers by short names (cpu, cuda, coreml, auto). Asking for one this onnxruntime
 build lacks is an error that lists what is available and what to install, rather than
 onnxruntime's silent fallback to CPU.
+
+`auto` picks CUDA, else CPU. CoreML runs only when asked: with transformer fusions ONNX Runtime's
+CoreML provider is reported slower than its CPU provider (onnxruntime#28183) and it has no int8
+kernels; nobody has measured it on a Mac for this project yet.
 """
 
 from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
 
 from clf_runtime.errors import ProviderError
 
@@ -14,8 +22,9 @@ ORT_NAMES = {
     "coreml": "CoreMLExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
-AUTO_ORDER = ("cuda", "coreml", "cpu")
-CHOICES = ("auto", *AUTO_ORDER)
+PREFERENCE = ("cuda", "coreml", "cpu")
+AUTO_ORDER = ("cuda", "cpu")  # what `auto` may pick, best first
+CHOICES = ("auto", *PREFERENCE)
 INSTALL_HINT = {
     "cuda": "install onnxruntime-gpu instead of onnxruntime (pip uninstall onnxruntime && "
     "pip install onnxruntime-gpu) on a machine with an NVIDIA GPU and CUDA",
@@ -29,7 +38,7 @@ def available() -> list[str]:
     import onnxruntime as ort
 
     have = set(ort.get_available_providers())
-    return [name for name in AUTO_ORDER if ORT_NAMES[name] in have]
+    return [name for name in PREFERENCE if ORT_NAMES[name] in have]
 
 
 def resolve(provider: str) -> str:
@@ -39,9 +48,10 @@ def resolve(provider: str) -> str:
         raise ProviderError(f"unknown provider {provider!r}: choose one of {', '.join(CHOICES)}")
     have = available()
     if name == "auto":
-        if not have:
+        usable = [p for p in AUTO_ORDER if p in have]
+        if not usable:
             raise ProviderError("onnxruntime offers no provider clf can use: reinstall onnxruntime")
-        return have[0]
+        return usable[0]
     if name not in have:
         raise ProviderError(
             f"provider {name!r} is not available in this onnxruntime "
@@ -55,3 +65,33 @@ def session_providers(name: str) -> list[str]:
     if name == "cpu":
         return [ORT_NAMES["cpu"]]
     return [ORT_NAMES[name], ORT_NAMES["cpu"]]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its CPU affinity and a container's CPU quota (cgroup v2 or v1),
+    not the host's core count, which is what a thread pool sized from os.cpu_count() would use."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        count = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return max(1, count)
+
+
+def _cgroup_quota() -> float | None:
+    """CPUs allowed by the cgroup's CFS quota, or None when unlimited or unknown."""
+    try:
+        text = Path("/sys/fs/cgroup/cpu.max").read_text().split()  # v2: "max 100000" or "200000 100000"
+        if text and text[0] != "max":
+            return int(text[0]) / int(text[1])
+        return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # cgroup v1
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None

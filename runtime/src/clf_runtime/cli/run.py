@@ -116,6 +116,18 @@ def run(config: RunConfig) -> int:
             check_not_input(output, info)  # before loading: fail fast, and never truncate the input
         clf = TextClassifier.load(config.model, provider=config.provider, threads=config.threads)
         size = info.st_size if stat.S_ISREG(info.st_mode) else None
+        if (
+            not clf.batch_independent
+            and config.batch_size > 1
+            and sys.stderr is not None
+            and sys.stderr.isatty()
+        ):
+            click.echo(
+                f"note: this model ({clf.precision}, dynamic) can give a text slightly different scores "
+                "depending on the other texts in its batch; re-export with clf-export --quantize "
+                "int8-per-row or pass --batch-size 1 for answers that do not depend on batching",
+                err=True,
+            )
         show_bar = size is not None and sys.stderr is not None and sys.stderr.isatty()
         bar = click.progressbar(length=size, file=sys.stderr, label="classifying") if show_bar else None
         done = [0]
