@@ -21,9 +21,10 @@ def test_default_model_learns_sample_data_and_exports(tmp_path: Path) -> None:
     from clf_train.sample_data import test_texts
 
     result = train(TrainConfig(output=tmp_path / "trained", progress=False))
-    # Measured 0.94 on the 48 held-out messages (4 classes, chance 0.25).
+    # The sweep measured 0.958 on the 48 held-out messages (4 classes, chance 0.25) with this recipe.
     assert result.test_metrics["accuracy"] >= 0.85, result.test_metrics
-    assert result.trainable_params == result.total_params > 20_000_000
+    # `auto` is LoRA r=16 on every linear layer: about 0.8M trainable of 23.5M (head and pooler in full).
+    assert 500_000 < result.trainable_params < 2_000_000 and result.total_params > 20_000_000
 
     exported = export(ExportConfig(model_dir=tmp_path / "trained", output=tmp_path / "model", latency_runs=5))
     assert exported.checks["int8"].metric >= exported.checks["fp32"].metric - 0.01
