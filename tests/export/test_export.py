@@ -312,6 +312,7 @@ def test_cpu_only_variant_and_text_calibration(tmp_path: Path, texts) -> None:
     model = make_model(tmp_path / "hf", "bert", "single_label")
     export(cfg(model, tmp_path / "art", variants="cpu", max_accuracy_drop=0.5))
     assert sorted(p.name for p in (tmp_path / "art").iterdir()) == [
+        ".clf-output.json",  # the output folder's marker (clf_runtime.outdir)
         "clf.json",
         "model.int8.onnx",
         "tokenizer.json",
