@@ -94,7 +94,10 @@ def cfg(model: Path, out: Path, data: Path, validation: Path, **kw) -> TrainConf
 
 
 def test_windows_training_end_to_end(tiny_models, tmp_path: Path, monkeypatch) -> None:
+    import clf_train.calibrate as calibrate
     import clf_train.training as training
+
+    monkeypatch.setattr(calibrate, "MIN_ROWS", 0)  # 12 validation texts: fit anyway, to test the path
 
     train_csv = long_data(tmp_path / "train.csv", 40, 0)
     val_csv = long_data(tmp_path / "val.csv", 12, 1)
@@ -126,7 +129,12 @@ def test_windows_training_end_to_end(tiny_models, tmp_path: Path, monkeypatch) -
     assert (out / "reliability.png").stat().st_size > 1000
 
 
-def test_windowed_model_exports_and_runtime_agrees_with_pytorch(tiny_models, tmp_path: Path) -> None:
+def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
+    tiny_models, tmp_path: Path, monkeypatch
+) -> None:
+    import clf_train.calibrate as calibrate
+
+    monkeypatch.setattr(calibrate, "MIN_ROWS", 0)
     from clf_export import ExportConfig, export
     from clf_export.gate import torch_logits
     from clf_runtime import TextClassifier
@@ -192,3 +200,13 @@ def test_windows_equal_truncate_on_short_training_texts(tiny_models) -> None:
         predict_logits(model, tok, short, 64),
         atol=1e-5,
     )
+
+
+def test_no_calibration_on_few_validation_rows_and_bounded_temperature() -> None:
+    from clf_train.calibrate import MIN_ROWS, fit
+
+    separated = np.array([[9.0, -9.0], [-9.0, 9.0]] * 10)
+    assert fit(separated, np.array([0, 1] * 10), "single_label") is None  # 20 rows < MIN_ROWS
+    many = np.tile(separated, (MIN_ROWS, 1))
+    t = fit(many, np.tile(np.array([0, 1] * 10), MIN_ROWS), "single_label").temperature
+    assert 0.2499 < t < 1.0  # perfectly separated rows push T down, but not below its bound (1/4)
