@@ -9,12 +9,14 @@ from pathlib import Path
 
 import click
 
+from clf_export.pipeline import QUANTIZE_CHOICES as QUANTIZE
+from clf_export.pipeline import VARIANT_CHOICES, ExportConfig
+from clf_export.quantize import OPT_LEVELS as LEVELS
+from clf_export.quantize import TARGETS
 from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
-QUANTIZE = ("none", "int8", "int8-dynamic", "int8-per-row", "int8-static", "fp16")
-LEVELS = ("O0", "O1", "O2", "O3")
-TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
+DEFAULTS = ExportConfig()  # every option's default comes from the config dataclass
 
 
 def _quiet() -> None:
@@ -38,7 +40,7 @@ def _quiet() -> None:
 @click.option(
     "--quantize",
     type=click.Choice(QUANTIZE),
-    default="int8",
+    default=DEFAULTS.quantize,
     show_default=True,
     help="int8 (= int8-dynamic): one activation scale per batch (onnxruntime's quantize_dynamic), "
     "fastest; int8-per-row: one scale per token row, a text's scores do not depend on its "
@@ -46,38 +48,47 @@ def _quiet() -> None:
 )
 @click.option(
     "--variants",
-    type=click.Choice(("all", "cpu")),
-    default="all",
+    type=click.Choice(VARIANT_CHOICES),
+    default=DEFAULTS.variants,
     show_default=True,
     help="cpu: write only the variant the CPU runs (int8), for apps that run on CPU only.",
 )
 @click.option(
     "--search-budget",
     type=click.FloatRange(min=0),
-    default=600,
+    default=DEFAULTS.search_budget_s,
     show_default=True,
     help="Seconds to search for a mixed-precision int8 that passes the gate when int8 fails it.",
 )
 @click.option(
     "--optimize",
     type=click.Choice(LEVELS),
-    default="O2",
+    default=DEFAULTS.optimize,
     show_default=True,
     help="ONNX Runtime fusions. O2 fuses attention and LayerNorm (contrib ops: CPU and CUDA run them, "
     "CoreML falls back to CPU for them).",
 )
 @click.option("--opset", type=click.IntRange(min=11), default=None)
 @click.option(
-    "--target", type=click.Choice(TARGETS), default="auto", show_default=True, help="int8 instruction set."
+    "--target",
+    type=click.Choice(TARGETS),
+    default=DEFAULTS.target,
+    show_default=True,
+    help="int8 instruction set.",
 )
-@click.option("--per-channel/--per-tensor", default=True, show_default=True)
+@click.option("--per-channel/--per-tensor", default=DEFAULTS.per_channel, show_default=True)
 @click.option(
     "--calibration",
     type=click.Path(path_type=Path),
     default=None,
     help="Texts for int8-static: a .txt file (one text per line) or CSV/TSV/JSONL with a text column.",
 )
-@click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option(
+    "--calibration-samples",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.calibration_samples,
+    show_default=True,
+)
 @click.option(
     "--validation",
     type=click.Path(path_type=Path),
@@ -87,14 +98,14 @@ def _quiet() -> None:
 @click.option(
     "--validation-samples",
     type=click.IntRange(min=1),
-    default=2000,
+    default=DEFAULTS.validation_limit,
     show_default=True,
     help="Gate on a seeded sample of at most this many validation rows.",
 )
 @click.option(
     "--max-accuracy-drop",
     type=click.FloatRange(0, 1),
-    default=0.01,
+    default=DEFAULTS.max_accuracy_drop,
     show_default=True,
     help="Most the int8 metric may lose against fp32 (at least one example's worth, 1/n).",
 )
