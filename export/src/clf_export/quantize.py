@@ -318,33 +318,6 @@ def quantize_int8_static(
     }
 
 
-def calibration_texts(
-    path: Path, task: str, labels: tuple[str, ...], text_pair: bool, limit: int
-) -> list[Any]:
-    """Texts to calibrate on: a .txt file with one text per line (tab-separated pairs for pair
-    models), or a CSV/TSV/JSONL file with the validation file's columns (labels not needed)."""
-    from clf_export.validation import load_validation
-    from clf_runtime.errors import InputError
-
-    path = Path(path)
-    if path.suffix != ".txt":
-        return load_validation(path, task, labels, text_pair, limit).texts
-    if not path.is_file():
-        raise InputError(f"calibration file {path} does not exist")
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): convert it to UTF-8") from exc
-    if not lines:
-        raise InputError(f"calibration file {path} has no texts (one text per line expected)")
-    if text_pair:
-        bad = next((i for i, line in enumerate(lines, 1) if "\t" not in line), None)
-        if bad is not None:
-            raise InputError(f"{path}, text {bad}: this model takes pairs, give two texts separated by a tab")
-        return [tuple(line.split("\t", 1)) for line in lines[:limit]]
-    return lines[:limit]
-
-
 def convert_fp16(src: Path, dest: Path) -> dict[str, Any]:
     """fp16 weights and activations with fp32 inputs/outputs: for CUDA (and CoreML) providers."""
     import onnx
