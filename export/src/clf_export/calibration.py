@@ -14,34 +14,21 @@ from typing import Any
 
 from clf_export.validation import read_rows
 from clf_runtime.errors import InputError
-from clf_runtime.oserrors import os_error_message
+from clf_runtime.handoff import text_lines
 
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 
 
 def _text_lines(path: Path, text_pair: bool) -> list[Any]:
     texts: list[Any] = []
-    try:
-        with open(path, "rb") as f:  # binary lines end at b"\n" only
-            for number, raw in enumerate(f, start=1):
-                try:
-                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\n").rstrip("\r")
-                except UnicodeDecodeError as exc:
-                    raise InputError(
-                        f"{path}, line {number}: not valid UTF-8 (byte {exc.start + 1} of the line); "
-                        "convert the file to UTF-8"
-                    ) from None
-                if not line.strip():
-                    continue
-                if text_pair:
-                    a, tab, b = line.partition("\t")
-                    if not tab:
-                        raise InputError(f"{path}, line {number}: a pair model needs 'text<TAB>text_pair'")
-                    texts.append((a, b))
-                else:
-                    texts.append(line)
-    except OSError as exc:
-        raise InputError(os_error_message(exc, "cannot read the calibration file")) from exc
+    for number, line in text_lines(path, "cannot read the calibration file"):
+        if text_pair:
+            a, tab, b = line.partition("\t")
+            if not tab:
+                raise InputError(f"{path}, line {number}: a pair model needs 'text<TAB>text_pair'")
+            texts.append((a, b))
+        else:
+            texts.append(line)
     return texts
 
 

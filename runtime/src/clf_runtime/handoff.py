@@ -49,6 +49,7 @@ __all__ = [
     "labelled_rows",
     "read_handoff",
     "read_jsonl",
+    "text_lines",
     "write_handoff",
     "write_jsonl",
 ]
@@ -226,8 +227,9 @@ def labelled_rows(
             yield {"text": text, "text_pair": pair, "label": label}
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line, split at `\\n` only."""
+def text_lines(path: Path, action: str = "cannot read") -> Iterator[tuple[int, str]]:
+    """(line number, line) for each non-blank line of a UTF-8 file, split at `\\n` only (a trailing
+    `\\r` and a leading BOM dropped), so texts holding U+2028, U+0085 or form feeds stay whole."""
     path = Path(path)
     try:
         with open(path, "rb") as f:  # binary lines end at b"\n" only
@@ -235,20 +237,25 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 if number == 1 and raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8) :]
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
                 except UnicodeDecodeError as exc:
                     raise InputError(
                         f"{path}, line {number}: not valid UTF-8 (byte {exc.start + 1} of the line); "
                         "convert the file to UTF-8"
                     ) from None
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise InputError(f"{path}, line {number}: not valid JSON ({exc})") from None
-                if not isinstance(row, dict):
-                    raise InputError(f"{path}, line {number}: expected a JSON object")
-                yield number, row
+                if line.strip():
+                    yield number, line
     except OSError as exc:
-        raise InputError(os_error_message(exc, "cannot read")) from exc
+        raise InputError(os_error_message(exc, action)) from exc
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line, split at `\\n` only."""
+    for number, line in text_lines(path):
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise InputError(f"{path}, line {number}: not valid JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}, line {number}: expected a JSON object")
+        yield number, row
