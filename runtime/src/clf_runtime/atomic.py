@@ -17,7 +17,8 @@ from pathlib import Path
 from clf_runtime.errors import InputError
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (os.umask can only be read by setting it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -44,7 +45,7 @@ def atomic_folder(dest: Path, overwrite: bool = True) -> Iterator[Path]:
         raise InputError(f"{dest} already exists; remove it or choose another output path")
     parent = _check_parent(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result should not be
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the result should not be
     try:
         yield tmp
     except BaseException:
@@ -67,7 +68,7 @@ def atomic_file(dest: Path, mode: str = "w", encoding: str | None = "utf-8") -> 
         raise InputError(f"{dest} is a folder; give a file path for the output")
     parent = _check_parent(dest)
     fd, name = tempfile.mkstemp(prefix=f".tmp-{dest.name}-", dir=parent)
-    os.chmod(name, 0o666 & ~_umask())
+    os.chmod(name, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
             yield f

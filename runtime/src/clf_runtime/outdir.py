@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from clf_runtime.atomic import current_umask
 from clf_runtime.errors import InputError
 from clf_runtime.oserrors import os_error_message
 
@@ -146,12 +147,6 @@ def _write_marker(folder: Path, tool: str) -> None:
     (folder / MARKER_NAME).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _make_temp(dest: Path) -> Path:
     parent = dest.absolute().parent
     try:
@@ -159,7 +154,7 @@ def _make_temp(dest: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=parent))
     except OSError as exc:
         raise OutputError(os_error_message(exc, "cannot create the output folder in")) from exc
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result should not be
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the result should not be
     return tmp
 
 
