@@ -66,12 +66,18 @@ def tune(probs: np.ndarray, y: np.ndarray, shrinkage: float = SHRINKAGE) -> np.n
     fallback = np.full(probs.shape[1], t_global)
     t = fallback.copy()
     positives = float(y.sum())
+    # Per-label counts of predicted and true-positive rows, updated as each threshold moves, so a
+    # step costs one label's column rather than the whole matrix.
+    pred = probs >= t
+    pred_cols = pred.sum(axis=0).astype(np.float64)
+    tp_cols = (pred & y).sum(axis=0).astype(np.float64)
     for _ in range(PASSES):
         for j in range(probs.shape[1]):
-            pred = probs >= t
-            tp_rest = float((pred & y).sum() - (pred[:, j] & y[:, j]).sum())
-            pred_rest = float(pred.sum() - pred[:, j].sum())
+            tp_rest = float(tp_cols.sum() - tp_cols[j])
+            pred_rest = float(pred_cols.sum() - pred_cols[j])
             t[j], _ = _best_cut(probs[:, j], y[:, j], tp_rest, pred_rest, positives)
+            column = probs[:, j] >= t[j]
+            pred_cols[j], tp_cols[j] = column.sum(), (column & y[:, j]).sum()
     n = y.sum(axis=0).astype(np.float64)
     weight = np.divide(n, n + shrinkage, out=np.ones_like(n), where=(n + shrinkage) > 0)
     shrunk = np.clip(weight * t + (1 - weight) * t_global, 1e-6, 1 - 1e-6)
