@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from clf_runtime.classifier import TextClassifier, TextInput
+from clf_runtime.timing import summarize, time_calls
 
 PARAGRAPH = (
     "I ordered a pair of running shoes from your online shop three weeks ago and paid with my "
@@ -59,32 +60,12 @@ class Latency:
     mean_ms: float
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 def latency(clf: TextClassifier, inputs: list[TextInput], name: str, runs: int, warmup: int = 10) -> Latency:
     """Batch-1 latency of predict() over `runs` calls cycling through `inputs`."""
-    for i in range(warmup):
-        clf.predict([inputs[i % len(inputs)]])
-    times = []
-    for i in range(runs):
-        item = [inputs[i % len(inputs)]]
-        start = time.perf_counter()
-        clf.predict(item)
-        times.append((time.perf_counter() - start) * 1000)
+    times = time_calls(lambda i: clf.predict([inputs[i % len(inputs)]]), runs, warmup)
     tokens = round(statistics.mean(len(clf.tokenizer.encode(*_pair(x)).ids) for x in inputs))
-    return Latency(
-        name,
-        tokens,
-        runs,
-        statistics.median(times),
-        percentile(times, 95),
-        percentile(times, 99),
-        statistics.mean(times),
-    )
+    t = summarize(times)
+    return Latency(name, tokens, runs, t.p50_ms, t.p95_ms, t.p99_ms, t.mean_ms)
 
 
 def _pair(x: TextInput) -> tuple[str, ...]:
