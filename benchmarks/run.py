@@ -122,7 +122,7 @@ def optimum_own_int8(raw: Path, work: Path) -> Path:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    from clf_export.quantize import detect_target
+    from clf_export.targets import detect_target
 
     config = getattr(AutoQuantizationConfig, detect_target())(is_static=False, per_channel=True)
     ORTQuantizer.from_pretrained(raw).quantize(save_dir=work / "optimum-own", quantization_config=config)
@@ -132,14 +132,15 @@ def optimum_own_int8(raw: Path, work: Path) -> Path:
 def build_floor(model_dir: Path, work: Path, levels: tuple[str, ...]) -> dict[str, Path]:
     """int8 graphs of the model at each fusion level (the fastest is the floor)."""
     from clf_export import quantize
-    from clf_export.pipeline import _onnx_export
+    from clf_export.onnx_export import export_onnx
+    from clf_export.optimize import optimize
     from clf_export.source import read_source
 
     src = read_source(model_dir)
-    _onnx_export(src, work / "raw", None)
+    export_onnx(src, work / "raw", None)
     out = {}
     for level in levels:
-        fused = quantize.optimize(work / "raw", work / f"opt-{level}", level)
+        fused = optimize(work / "raw", work / f"opt-{level}", level)
         dest = work / f"floor-{level}.int8.onnx"
         quantize.quantize_int8(fused, dest, "auto", True)
         out[level] = dest

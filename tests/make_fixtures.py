@@ -37,7 +37,7 @@ def sample_inputs(text_pair: bool) -> list:
 
 def build(name: str, root: Path) -> None:
     from clf_export import ExportConfig, export
-    from clf_export.gate import torch_logits
+    from clf_export.reference import torch_logits
 
     arch, task, labels, text_pair = FIXTURES[name]
     folder = root / name

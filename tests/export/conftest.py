@@ -27,7 +27,7 @@ def write_validation(path: Path, model_dir: Path, texts: list, task: str) -> Pat
     """Labels = the PyTorch model's own predictions, so fp32 scores 1.0 and drops are measurable."""
     import numpy as np
 
-    from clf_export.gate import torch_logits
+    from clf_export.reference import torch_logits
     from clf_runtime.handoff import labelled_rows, write_jsonl
 
     logits = torch_logits(model_dir, texts, 32)

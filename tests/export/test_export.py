@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from clf_export import ExportConfig, ExportError, GateError, export
-from clf_export.gate import torch_logits
+from clf_export.reference import torch_logits
 from clf_runtime import TextClassifier
 from clf_runtime.errors import InputError
 
@@ -70,12 +70,10 @@ def test_default_model_tokenizer_round_trips(tmp_path: Path) -> None:
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
 
-    from clf_export.pipeline import _save_tokenizer
-    from clf_export.source import SourceModel
+    from clf_export.tokenizer import save_tokenizer
 
     path = Path(gt.get_model_path())
-    src = SourceModel(path, "bert", "single_label", ("a", "b"), False, 64, None, None, {})
-    _save_tokenizer(src, tmp_path / "tokenizer.json")
+    save_tokenizer(path, 64, tmp_path / "tokenizer.json")
     ours = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     hf = AutoTokenizer.from_pretrained(path)
     for text in ["How do I locate my card?", "Ünïcödé café", "x " * 300, ""]:
@@ -239,7 +237,7 @@ def test_gate_allows_one_example_on_small_sets() -> None:
 
 
 def test_validation_sample_is_seeded_not_the_first_rows(tmp_path: Path) -> None:
-    from clf_export.validation import load_validation
+    from clf_export.validation_data import load_validation
 
     path = tmp_path / "v.csv"
     path.write_text("text,label\n" + "".join(f"t{i},{'a' if i < 500 else 'b'}\n" for i in range(1000)))

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from clf_export.calibration import load_calibration
 from clf_export.cli import main
-from clf_export.validation import load_validation
+from clf_export.validation_data import load_validation
 from clf_runtime.errors import InputError
 from clf_runtime.outdir import MARKER_NAME
 

@@ -136,7 +136,7 @@ def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
 
     monkeypatch.setattr(calibrate, "MIN_ROWS", 0)
     from clf_export import ExportConfig, export
-    from clf_export.gate import torch_logits
+    from clf_export.reference import torch_logits
     from clf_runtime import TextClassifier
     from clf_runtime.long_text import LongText
 

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from clf_export.validation import read_rows
+from clf_export.validation_data import read_rows
 from clf_runtime.errors import InputError
 from clf_runtime.handoff import text_lines
 

@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import warnings
 from pathlib import Path
 
 import click
 
-from clf_export.pipeline import QUANTIZE_CHOICES as QUANTIZE
-from clf_export.pipeline import VARIANT_CHOICES, ExportConfig
-from clf_export.quantize import OPT_LEVELS as LEVELS
-from clf_export.quantize import TARGETS
+from clf_export.config import OPT_LEVELS, QUANTIZE_CHOICES, TARGETS, VARIANT_CHOICES, ExportConfig
 from clf_runtime.cli.guard import command_errors
-from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
 DEFAULTS = ExportConfig()  # every option's default comes from the config dataclass
 
 
-def _quiet() -> None:
-    # Optimum, transformers and torch.onnx print pages of tracer warnings and info logs.
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    for name in ("optimum", "transformers", "onnxruntime", "torch.onnx"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|optimum).*")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    try:
-        from torch.jit import TracerWarning
-
-        warnings.filterwarnings("ignore", category=TracerWarning)
-    except ImportError:  # pragma: no cover
-        pass
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("model_dir", type=click.Path(path_type=Path), default=TRAINED_DIR, required=False)
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=MODEL_DIR, show_default=True)
+@click.argument("model_dir", type=click.Path(path_type=Path), default=DEFAULTS.model_dir, required=False)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=DEFAULTS.output, show_default=True)
 @click.option(
     "--quantize",
-    type=click.Choice(QUANTIZE),
+    type=click.Choice(QUANTIZE_CHOICES),
     default=DEFAULTS.quantize,
     show_default=True,
     help="int8 (= int8-dynamic): one activation scale per batch (onnxruntime's quantize_dynamic), "
@@ -62,13 +41,13 @@ def _quiet() -> None:
 )
 @click.option(
     "--optimize",
-    type=click.Choice(LEVELS),
+    type=click.Choice(OPT_LEVELS),
     default=DEFAULTS.optimize,
     show_default=True,
     help="ONNX Runtime fusions. O2 fuses attention and LayerNorm (contrib ops: CPU and CUDA run them, "
     "CoreML falls back to CPU for them).",
 )
-@click.option("--opset", type=click.IntRange(min=11), default=None)
+@click.option("--opset", type=click.IntRange(min=11), default=DEFAULTS.opset)
 @click.option(
     "--target",
     type=click.Choice(TARGETS),
@@ -80,7 +59,7 @@ def _quiet() -> None:
 @click.option(
     "--calibration",
     type=click.Path(path_type=Path),
-    default=None,
+    default=DEFAULTS.calibration,
     help="Texts for int8-static: a .txt file (one text per line) or CSV/TSV/JSONL with a text column.",
 )
 @click.option(
@@ -92,7 +71,7 @@ def _quiet() -> None:
 @click.option(
     "--validation",
     type=click.Path(path_type=Path),
-    default=None,
+    default=DEFAULTS.validation,
     help="Labelled data for the gate (default: the split clf-train saved).",
 )
 @click.option(
@@ -109,7 +88,7 @@ def _quiet() -> None:
     show_default=True,
     help="Most the int8 metric may lose against fp32 (at least one example's worth, 1/n).",
 )
-@click.option("--max-length", type=click.IntRange(min=2), default=None)
+@click.option("--max-length", type=click.IntRange(min=2), default=DEFAULTS.max_length)
 @click.option("--force", is_flag=True, help="Write the artifact even if it fails the gate.")
 @click.option(
     "--overwrite",
@@ -138,7 +117,8 @@ def main(
 ) -> None:
     """Export MODEL_DIR (default ./clf-trained) to a checked clf artifact (default ./clf-model)."""
     with command_errors():
-        from clf_export.pipeline import ExportConfig, export
+        from clf_export import quiet
+        from clf_export.pipeline import export
 
         config = ExportConfig(
             model_dir=model_dir,
@@ -161,9 +141,9 @@ def main(
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _quiet()
+            quiet.quiet_libraries()
             result = export(config)
         for w in caught:
-            if w.filename.endswith("pipeline.py"):
+            if issubclass(w.category, quiet.ExportWarning):
                 click.echo(f"warning: {w.message}", err=True)
         click.echo(result.summary())

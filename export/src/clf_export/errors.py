@@ -1,4 +1,5 @@
-"""Errors of the export step (all are clf_runtime.ClfError, so every CLI shows them on one line)."""
+"""Errors and warnings of the export step (errors are clf_runtime.ClfError, so every CLI shows them
+on one line; warnings are ExportWarning, the only ones clf-export's CLI prints)."""
 
 from __future__ import annotations
 
@@ -11,3 +12,7 @@ class ExportError(ClfError):
 
 class GateError(ExportError):
     """An exported variant failed the validation gate; no artifact was written."""
+
+
+class ExportWarning(UserWarning):
+    """Something the user of clf-export should know (e.g. the gate has no labelled data)."""

@@ -8,84 +8,15 @@ tolerance; a quantized graph may lose at most `max_drop` of the metric against f
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clf_export.validation import ValidationSet
+from clf_export.errors import GateError
+from clf_export.validation_data import ValidationSet
 from clf_runtime.calibration import Calibration, task_ece
-from clf_runtime.long_text import LongText
 from clf_runtime.prediction import sigmoid
-
-
-def torch_logits(
-    model_dir: Path,
-    texts: list[Any],
-    max_length: int,
-    batch_size: int = 32,
-    long_text: LongText | None = None,
-) -> np.ndarray:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    accepted = set(inspect.signature(model.forward).parameters)
-    if getattr(model.config, "type_vocab_size", 2) <= 1:
-        accepted.discard("token_type_ids")  # RoBERTa-style models have one segment embedding
-    if long_text is not None and long_text.strategy != "truncate" and texts:
-        return _windowed_logits(model, tokenizer, texts, max_length, batch_size, long_text, accepted)
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            if batch and isinstance(batch[0], tuple):
-                enc = tokenizer(
-                    [a for a, _ in batch],
-                    [b for _, b in batch],
-                    truncation=True,
-                    max_length=max_length,
-                    padding=True,
-                    return_tensors="pt",
-                )
-            else:
-                enc = tokenizer(
-                    batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-                )
-            feed = {k: v for k, v in enc.items() if k in accepted}
-            out.append(model(**feed).logits.float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
-
-
-def _windowed_logits(
-    model: Any,
-    tokenizer: Any,
-    texts: list[Any],
-    max_length: int,
-    batch_size: int,
-    long_text: LongText,
-    accepted: set[str],
-) -> np.ndarray:
-    """PyTorch logits on the runtime's own windows (or head-tail inputs), aggregated the same way."""
-    import torch
-    from tokenizers import Tokenizer
-
-    from clf_runtime.long_text import LongTextEncoder, aggregate, to_arrays
-
-    tok = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-    tok.no_padding()
-    tok.enable_truncation(max_length=max_length)
-    encoded = LongTextEncoder(tok, max_length, long_text, isinstance(texts[0], tuple)).encode(texts)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(encoded.encodings), batch_size):
-            arrays = to_arrays(encoded.encodings[start : start + batch_size], pad_id)
-            out.append(model(**{k: torch.from_numpy(v) for k, v in arrays.items() if k in accepted}).logits)
-    return aggregate(torch.cat(out).float().numpy(), encoded.starts, long_text.aggregate)
 
 
 def decisions(logits: np.ndarray, task: str, thresholds: np.ndarray) -> np.ndarray:
@@ -172,6 +103,30 @@ def check_variant(
     )
 
 
+@dataclass(frozen=True)
+class Yardstick:
+    """What every variant is checked against: the validation data and PyTorch's logits on it."""
+
+    data: ValidationSet
+    reference: np.ndarray  # PyTorch logits on data.texts
+    task: str
+    labels: tuple[str, ...]
+    thresholds: np.ndarray
+    calibration: Calibration | None = None  # decide and score on the calibrated scale
+
+    def check(self, precision: str, logits: np.ndarray) -> VariantCheck:
+        return check_variant(
+            precision,
+            logits,
+            self.reference,
+            self.data,
+            self.task,
+            self.labels,
+            self.thresholds,
+            self.calibration,
+        )
+
+
 def _label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarray:
     index = {n: i for i, n in enumerate(names)}
     if task == "multi_label":
@@ -219,3 +174,9 @@ def judge(checks: dict[str, VariantCheck], fp32_tolerance: float, max_drop: floa
                 "--per-channel/--per-tensor, or --quantize none to ship fp32 (--force writes it anyway)"
             )
     return problems
+
+
+def refusal(problems: list[str] | str) -> GateError:
+    """The error that stops an export at the gate (nothing is written)."""
+    text = problems if isinstance(problems, str) else " | ".join(problems)
+    return GateError("export failed the validation gate, nothing written: " + text)

@@ -1,65 +1,40 @@
-"""`export()`: the whole export step as one library call.
+"""`export()`: the export step as one library call, a recipe of short named steps.
 
-Order matters: the artifact is assembled in a temporary folder, loaded back with the runtime that
-users will run, checked against PyTorch, and only then renamed into place. A failed gate or an
+    graphs -> reference logits -> quantized variant -> gate -> measure and write clf.json once
+
+Order matters: the artifact is assembled in a temporary folder, its graphs are loaded with the
+runtime that users will run (through probe manifests, clf_export.manifest) and checked against
+PyTorch, and only then is clf.json written and the folder renamed into place. A failed gate or an
 exception leaves nothing behind (unless `force`).
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
-import statistics
-import time
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clf_export import gate, quantize, search
+from clf_export import gate, manifest, measure, quantize
 from clf_export.calibration import load_calibration
-from clf_export.errors import ExportError, GateError
-from clf_export.source import SourceModel, read_source
-from clf_export.validation import ValidationSet, fallback, load_validation
-from clf_runtime import TextClassifier, __version__
-from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
-from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
+from clf_export.config import INT8_MODES, QUANTIZE_CHOICES, VARIANT_CHOICES, ExportConfig
+from clf_export.int8_search import Int8Build, build_int8
+from clf_export.manifest import VARIANT_FILES
+from clf_export.onnx_export import GRAPH_NAME, export_onnx, graph_inputs
+from clf_export.optimize import optimize
+from clf_export.reference import torch_logits
+from clf_export.source import read_source
+from clf_export.tokenizer import save_tokenizer
+from clf_export.validation_data import validation_set
+from clf_runtime import TextClassifier
+from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant
 from clf_runtime.outdir import check_output, output_folder
 
-log = logging.getLogger("clf_export")
-QUANTIZE_CHOICES = ("none", "int8", "int8-dynamic", "int8-per-row", "int8-static", "fp16")
+__all__ = ["QUANTIZE_CHOICES", "VARIANT_CHOICES", "ExportConfig", "ExportResult", "export"]
+Checks = dict[str, gate.VariantCheck]
 OUTPUT_TOOL = "clf-export"  # the owner named in the output folder's marker (clf_runtime.outdir)
-#: int8 kinds: one activation scale per batch tensor (the default: fastest), or per token row
-#: (batch-independent; measured 1.5x the batch-1 latency of dynamic, see README).
-INT8_MODES = {"int8": "dynamic", "int8-dynamic": "dynamic", "int8-per-row": "per-row"}
-#: --variants: everything built, or only the variant the CPU runs (a CPU app's smaller artifact).
-VARIANT_CHOICES = ("all", "cpu")
-VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    model_dir: Path = TRAINED_DIR
-    output: Path = MODEL_DIR
-    quantize: str = "int8"
-    optimize: str = "O2"
-    opset: int | None = None
-    target: str = "auto"
-    per_channel: bool = True
-    calibration: Path | None = None
-    calibration_samples: int = 200
-    validation: Path | None = None
-    validation_limit: int = 2000
-    max_accuracy_drop: float = 0.01
-    fp32_tolerance: float = 1e-3
-    max_length: int | None = None
-    force: bool = False
-    overwrite: bool = False  # replace another clf tool's output folder (never a user's files)
-    latency_runs: int = 30
-    variants: str = "all"
-    search_budget_s: float = 600.0  # int8 fallback search; 0 tries only the configured candidate
 
 
 @dataclass
@@ -83,295 +58,157 @@ class ExportResult:
                 f"{p:<8} {self.sizes[p] / 1e6:>8.2f}MB {c.max_abs_diff:>12.2e} {c.agreement:>7.4f} "
                 f"{m:>16} {self.latency_ms.get(p, float('nan')):>8.2f}"
             )
-        q = self.manifest.quantization.get("int8")
-        if q:
-            lines.append(f"int8: {q.get('mode')}, batch-independent: {q.get('batch_independent')}")
-            lines += [f"  tried {t}" for t in q.get("search", [])]
-            if q.get("search"):
-                cost = q["cost_vs_all_int8"]
-                lines.append(
-                    f"  kept in fp32: {', '.join(q['fp32_nodes']) or 'nothing'}; cost against all-int8: "
-                    f"{cost['bytes'] / 1e6:+.2f} MB, {cost['latency_ms_p50_batch1']:+.2f} ms at batch 1"
-                )
+        lines += _search_summary(self.manifest.quantization.get("int8"))
         for problem in self.problems:
             lines.append(f"WARNING (forced): {problem}")
         return "\n".join(lines)
 
 
-def _onnx_export(src: SourceModel, dest: Path, opset: int | None) -> None:
-    from optimum.exporters.onnx import main_export
-
-    # Optimum logs and warns a lot about tracing; none of it is actionable for users.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            main_export(
-                str(src.path),
-                dest,
-                task="text-classification",
-                opset=opset,
-                do_validation=False,
-                device="cpu",
-                local_files_only=True,
-            )
-        except OSError:
-            raise  # disk full, permissions: the output folder's own message says what to do
-        except Exception as exc:
-            raise ExportError(f"Optimum could not export {src.path}: {type(exc).__name__}: {exc}") from exc
-
-
-def _save_tokenizer(src: SourceModel, dest: Path) -> None:
-    from tokenizers import Tokenizer
-    from transformers import AutoTokenizer
-
-    hf = AutoTokenizer.from_pretrained(src.path, use_fast=True)
-    if not getattr(hf, "is_fast", False):
-        raise ExportError(f"{src.path} has no fast tokenizer; the runtime needs tokenizer.json")
-    tok = Tokenizer.from_str(hf.backend_tokenizer.to_str())
-    tok.no_padding()
-    tok.enable_truncation(max_length=src.max_length)
-    tok.save(str(dest))
-
-
-def _validation_set(config: ExportConfig, src: SourceModel) -> ValidationSet:
-    path = config.validation or src.validation
-    if path is None:
-        warnings.warn(
-            "no labelled validation data (pass --validation): the gate checks agreement with "
-            "PyTorch on a few built-in texts only",
-            stacklevel=2,
+def _search_summary(q: dict[str, Any] | None) -> list[str]:
+    if not q:
+        return []
+    lines = [f"int8: {q.get('mode')}, batch-independent: {q.get('batch_independent')}"]
+    lines += [f"  tried {t}" for t in q.get("search", [])]
+    if q.get("search"):
+        cost = q["cost_vs_all_int8"]
+        lines.append(
+            f"  kept in fp32: {', '.join(q['fp32_nodes']) or 'nothing'}; cost against all-int8: "
+            f"{cost['bytes'] / 1e6:+.2f} MB, {cost['latency_ms_p50_batch1']:+.2f} ms at batch 1"
         )
-        return fallback(src.text_pair)
-    return load_validation(
-        path, src.task, src.labels, src.text_pair, config.validation_limit, src.label_separator
-    )
-
-
-def _latency_ms(clf: TextClassifier, text: Any, runs: int) -> float:
-    for _ in range(5):
-        clf.logits([text])
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        clf.logits([text])
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    return lines
 
 
 def export(config: ExportConfig) -> ExportResult:
-    if config.quantize not in QUANTIZE_CHOICES:
-        raise ExportError(f"unknown --quantize {config.quantize!r}; choose one of {QUANTIZE_CHOICES}")
-    if config.quantize == "int8-static" and config.calibration is None:
-        raise ExportError("--quantize int8-static needs --calibration PATH (texts to calibrate on)")
-    inputs = (config.model_dir, config.validation, config.calibration)
-    check_output(config.output, OUTPUT_TOOL, config.overwrite, inputs)
-    if config.variants not in VARIANT_CHOICES:
-        raise ExportError(f"unknown --variants {config.variants!r}; choose one of {VARIANT_CHOICES}")
-    src = read_source(config.model_dir, config.max_length)
-    data = _validation_set(config, src)
-    calibration = None
-    if config.calibration is not None:
-        calibration = load_calibration(config.calibration, src.text_pair, config.calibration_samples)
+    config.check()
+    check_output(config.output, OUTPUT_TOOL, config.overwrite, config.inputs)
+    recipe = ExportRecipe(config)
+    with output_folder(config.output, OUTPUT_TOOL, config.overwrite, config.inputs) as folder:
+        result = recipe.run(folder)
+    return result
 
-    with output_folder(config.output, OUTPUT_TOOL, config.overwrite, inputs) as tmp:
-        work = tmp / ".work"
-        _onnx_export(src, work / "raw", config.opset)
-        optimized = quantize.optimize(work / "raw", work / "opt", config.optimize)
-        shutil.copyfile(optimized, tmp / VARIANT_FILES["fp32"])
-        _save_tokenizer(src, tmp / TOKENIZER_NAME)
-        inputs = _onnx_inputs(tmp / VARIANT_FILES["fp32"])
 
-        reference = gate.torch_logits(src.path, data.texts, src.max_length, long_text=src.long_text)
+@dataclass
+class _Built:
+    """The artifact folder as the steps fill it."""
+
+    folder: Path
+    scratch: Path  # .work inside it: Optimum's raw export, optimizer output, probe manifests
+    base: Manifest  # the manifest template (clf_export.manifest)
+    variants: list[Variant] = field(default_factory=list)
+    quantization: dict[str, Any] = field(default_factory=dict)  # the quantized variant's record
+    checks: dict[str, gate.VariantCheck] = field(default_factory=dict)
+    loaded: dict[str, TextClassifier] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+class ExportRecipe:
+    """The steps of `export()`; the constructor reads the inputs before any output is written."""
+
+    def __init__(self, config: ExportConfig) -> None:
+        self.config = config
+        self.src = src = read_source(config.model_dir, config.max_length)
+        self.data = validation_set(
+            config.validation or src.validation,
+            src.task,
+            src.labels,
+            src.text_pair,
+            config.validation_limit,
+            src.label_separator,
+        )
+        self.calibration = None
+        if config.calibration is not None:
+            self.calibration = load_calibration(config.calibration, src.text_pair, config.calibration_samples)
+
+    def run(self, folder: Path) -> ExportResult:
+        built = self.graphs(folder, folder / ".work")
+        yardstick = self.reference()
+        self.quantize(built, yardstick)
+        self.gate(built, yardstick)
+        shutil.rmtree(built.scratch)
+        return self.write(built)
+
+    def graphs(self, folder: Path, work: Path) -> _Built:
+        """ONNX export, graph optimization and the tokenizer: the fp32 variant."""
+        export_onnx(self.src, work / "raw", self.config.opset)
+        optimized = optimize(work / "raw", work / "opt", self.config.optimize)
+        fp32 = manifest.variant("fp32")
+        shutil.copyfile(optimized, folder / fp32.file)
+        save_tokenizer(self.src.path, self.src.max_length, folder / TOKENIZER_NAME)
+        base = manifest.template(self.src, graph_inputs(folder / fp32.file))
+        return _Built(folder, work, base, variants=[fp32])
+
+    def reference(self) -> gate.Yardstick:
+        """PyTorch's logits on the validation texts: what every variant is checked against."""
+        src, texts = self.src, self.data.texts
+        logits = torch_logits(src.path, texts, src.max_length, long_text=src.long_text)
         thresholds = np.asarray(src.thresholds) if src.thresholds else np.full(len(src.labels), 0.5)
-        quant_info: dict[str, Any] = {}
-        variants = [Variant("fp32", VARIANT_FILES["fp32"])]
-        checks: dict[str, gate.VariantCheck] = {}
-        if config.quantize in INT8_MODES:
-            gated = _GateInputs(data, reference, thresholds)
-            quant_info, checks = _int8_search(config, src, inputs, tmp, work, gated)
-            variants.append(Variant("int8", VARIANT_FILES["int8"]))
-        elif config.quantize == "int8-static":
-            dest = tmp / VARIANT_FILES["int8"]
-            probe = _manifest(src, inputs, [variants[0]], {"cpu": "fp32"})
-            write_manifest(tmp, probe)
-            probe_clf = TextClassifier.load(tmp, provider="cpu")
-            feeds = [probe_clf.model_inputs([text]) for text in calibration or []]
-            quant_info = quantize.quantize_int8_static(
-                work / "raw" / "model.onnx", dest, feeds, config.per_channel, len(feeds)
-            )
-            variants.append(Variant("int8", VARIANT_FILES["int8"]))
-        elif config.quantize == "fp16":
-            quant_info = quantize.convert_fp16(tmp / "model.onnx", tmp / VARIANT_FILES["fp16"])
-            variants.append(Variant("fp16", VARIANT_FILES["fp16"]))
-        shutil.rmtree(work)
+        return gate.Yardstick(self.data, logits, src.task, src.labels, thresholds, src.calibration)
 
-        quantized = variants[-1].precision
-        # int8 is for CPU only: CUDA runs MatMulInteger on the host and CoreML has no int8 kernels.
-        provider_variants = {
-            "cpu": "int8" if quantized == "int8" else "fp32",
-            "cuda": "fp16" if quantized == "fp16" else "fp32",
-            "coreml": "fp32",
-        }
-        manifest = write_manifest(tmp, _manifest(src, inputs, variants, provider_variants))
+    def quantize(self, built: _Built, yardstick: gate.Yardstick) -> None:
+        """The quantized variant --quantize asks for (none: fp32 only)."""
+        kind, folder = self.config.quantize, built.folder
+        if kind in INT8_MODES:
+            built.quantization, built.checks = self._int8(built, yardstick)
+        elif kind == "int8-static":
+            built.quantization = self._int8_static(built)
+        elif kind == "fp16":
+            dest = folder / VARIANT_FILES["fp16"]
+            built.quantization = quantize.convert_fp16(folder / VARIANT_FILES["fp32"], dest)
+        if kind != "none":
+            built.variants.append(manifest.variant("fp16" if kind == "fp16" else "int8"))
 
-        loaded: dict[str, TextClassifier] = {}
-        for v in variants:
+    def _int8(self, built: _Built, yardstick: gate.Yardstick) -> tuple[dict[str, Any], Checks]:
+        graph = built.folder / VARIANT_FILES["fp32"]
+        if INT8_MODES[self.config.quantize] == "per-row":
+            work = built.scratch
+            graph = optimize(work / "raw", work / "opt-rows", self.config.optimize, separate_qkv=True)
+        where = Int8Build(graph, built.folder, built.scratch, built.base)
+        # The search has always judged on uncalibrated scores (its checks carry no ECE); kept as is.
+        return build_int8(self.config, where, replace(yardstick, calibration=None))
+
+    def _int8_static(self, built: _Built) -> dict[str, Any]:
+        fp32 = manifest.load_probe(built.base, built.folder, built.scratch, "fp32")
+        feeds = [fp32.model_inputs([text]) for text in self.calibration or []]
+        raw, dest = built.scratch / "raw" / GRAPH_NAME, built.folder / VARIANT_FILES["int8"]
+        return quantize.quantize_int8_static(raw, dest, feeds, self.config.per_channel, len(feeds))
+
+    def gate(self, built: _Built, yardstick: gate.Yardstick) -> None:
+        """Check every variant the CPU can run; a failure stops here (unless --force)."""
+        for v in built.variants:
             if v.precision == "fp16":
-                continue  # checked below only where a provider runs it
-            clf = loaded[v.precision] = TextClassifier.load(tmp, provider="cpu", precision=v.precision)
-            if v.precision not in checks:
-                logits = clf.logits(data.texts)
-                checks[v.precision] = gate.check_variant(
-                    v.precision, logits, reference, data, src.task, src.labels, thresholds, src.calibration
-                )
-        problems = gate.judge(checks, config.fp32_tolerance, config.max_accuracy_drop, len(data.texts))
-        if problems and not config.force:
-            raise GateError("export failed the validation gate, nothing written: " + " | ".join(problems))
+                continue  # checked only where a provider runs it
+            clf = manifest.load_probe(built.base, built.folder, built.scratch, v.precision)
+            built.loaded[v.precision] = clf
+            if v.precision not in built.checks:
+                built.checks[v.precision] = yardstick.check(v.precision, clf.logits(self.data.texts))
+        config, n = self.config, len(self.data.texts)
+        built.problems = gate.judge(built.checks, config.fp32_tolerance, config.max_accuracy_drop, n)
+        if built.problems and not config.force:
+            raise gate.refusal(built.problems)
 
-        sizes = {v.precision: (tmp / v.file).stat().st_size for v in variants}
-        text = data.texts[0] if data.texts else "hello"
-        latency = {p: _latency_ms(clf, text, config.latency_runs) for p, clf in loaded.items()}
-        metrics = {
-            "train": src.train_metrics,
-            "export": {
-                "validation": data.source,
-                "validation_size": len(data.texts),
-                "optimize": config.optimize,
-                "quantization": quant_info,
-                "checks": {p: c.to_json() for p, c in checks.items()},
-                "sizes_bytes": sizes,
-                "latency_ms_p50_batch1_cpu": latency,
-                "forced_past": problems,
-            },
-        }
-        if config.variants == "cpu":
-            manifest = _cpu_only(tmp, manifest)
-        extra = {"quantization": {"int8": quant_info}} if quantized == "int8" else {}
-        manifest = write_manifest(tmp, Manifest(**{**manifest.__dict__, "metrics": metrics, **extra}))
-    return ExportResult(
-        output=Path(config.output),
-        manifest=manifest,
-        checks=checks,
-        sizes=sizes,
-        latency_ms=latency,
-        problems=problems,
-        validation_source=data.source,
-    )
-
-
-@dataclass(frozen=True)
-class _GateInputs:
-    data: ValidationSet
-    reference: np.ndarray  # PyTorch logits on data.texts
-    thresholds: np.ndarray
-
-
-def _int8_search(
-    config: ExportConfig, src: SourceModel, inputs: tuple[str, ...], tmp: Path, work: Path, gated: _GateInputs
-) -> tuple[dict[str, Any], dict[str, gate.VariantCheck]]:
-    """Quantize to int8, and when that fails the gate, search for a mixed-precision model that passes.
-
-    Leaves the chosen model at tmp/model.int8.onnx; returns its quantization info and the gate's
-    checks of fp32 and int8. Raises GateError, naming what it tried, when nothing passes (unless
-    --force, which keeps the first candidate).
-    """
-    mode = INT8_MODES[config.quantize]
-    graph = tmp / VARIANT_FILES["fp32"]
-    if mode == "per-row":
-        graph = quantize.optimize(work / "raw", work / "opt-rows", config.optimize, separate_qkv=True)
-    data, n = gated.data, len(gated.data.texts)
-    write_manifest(tmp, _manifest(src, inputs, [Variant("fp32", VARIANT_FILES["fp32"])], {"cpu": "fp32"}))
-    fp32_logits = TextClassifier.load(tmp, provider="cpu").logits(data.texts)
-    fp32 = gate.check_variant(
-        "fp32", fp32_logits, gated.reference, data, src.task, src.labels, gated.thresholds
-    )
-    problems = gate.judge({"fp32": fp32}, config.fp32_tolerance, config.max_accuracy_drop, n)
-    if problems and not config.force:  # no int8 search on top of a broken fp32 graph
-        raise GateError("export failed the validation gate, nothing written: " + " | ".join(problems))
-    both = [Variant("fp32", VARIANT_FILES["fp32"]), Variant("int8", VARIANT_FILES["int8"])]
-    text = data.texts[0] if data.texts else "hello"
-
-    def evaluate(candidate: search.Candidate) -> search.Trial:
-        dest = tmp / VARIANT_FILES["int8"]
-        info = quantize.quantize_int8(
-            graph, dest, config.target, candidate.per_channel, mode, candidate.fp32_nodes
+    def write(self, built: _Built) -> ExportResult:
+        """Sizes, latency and the manifest, written once."""
+        sizes = measure.sizes(built.folder, built.variants)
+        text = self.data.texts[0] if self.data.texts else "hello"
+        runs = self.config.latency_runs
+        latency = {p: measure.latency_ms(clf, text, runs) for p, clf in built.loaded.items()}
+        metrics = {"train": self.src.train_metrics, "export": self._record(built, sizes, latency)}
+        quantized = built.variants[-1].precision
+        record = {"int8": built.quantization} if quantized == "int8" else {}
+        cpu_only = self.config.variants == "cpu"
+        final = manifest.write_final(built.folder, built.base, built.variants, metrics, record, cpu_only)
+        return ExportResult(
+            Path(self.config.output), final, built.checks, sizes, latency, built.problems, self.data.source
         )
-        write_manifest(tmp, _manifest(src, inputs, both, {"cpu": "int8"}))
-        clf = TextClassifier.load(tmp, provider="cpu", precision="int8", verify=False)
-        logits = clf.logits(data.texts)
-        check = gate.check_variant(
-            "int8", logits, gated.reference, data, src.task, src.labels, gated.thresholds
-        )
-        problem = gate.quantized_problem(fp32, check, config.max_accuracy_drop, n)
-        error = float(np.abs(logits - fp32_logits).mean()) if n else 0.0
-        latency = _latency_ms(clf, text, max(config.latency_runs, 1))
-        log.info("int8 candidate %s: %s", candidate.label, problem or "passes")
-        details = {"info": info, "check": check}
-        return search.Trial(candidate, problem, error, dest.stat().st_size, latency, details)
 
-    start = time.monotonic()
-    nodes = quantize.weight_nodes(graph)
-    trials = search.search(nodes, evaluate, config.per_channel, config.search_budget_s)
-    chosen = trials[-1]
-    if chosen.problem is not None:
-        tried = f"tried {len(trials)} int8 candidate(s) in {time.monotonic() - start:.0f} s: " + "; ".join(
-            t.describe() for t in trials
-        )
-        if not config.force:
-            raise GateError(
-                f"export failed the validation gate, nothing written: {trials[0].problem}; {tried}; "
-                "try a larger --max-accuracy-drop or --search-budget, or --quantize none to ship fp32 "
-                "(--force writes the first candidate anyway)"
-            )
-        chosen = evaluate(trials[0].candidate)
-    info = dict(chosen.details["info"])
-    if len(trials) > 1:
-        first = trials[0]
-        info["search"] = [t.describe() for t in trials]
-        info["cost_vs_all_int8"] = {
-            "bytes": chosen.size - first.size,
-            "latency_ms_p50_batch1": round(chosen.latency_ms - first.latency_ms, 4),
+    def _record(self, built: _Built, sizes: dict[str, int], latency: dict[str, float]) -> dict[str, Any]:
+        return {
+            "validation": self.data.source,
+            "validation_size": len(self.data.texts),
+            "optimize": self.config.optimize,
+            "quantization": built.quantization,
+            "checks": {p: c.to_json() for p, c in built.checks.items()},
+            "sizes_bytes": sizes,
+            "latency_ms_p50_batch1_cpu": latency,
+            "forced_past": built.problems,
         }
-    return info, {"fp32": fp32, "int8": chosen.details["check"]}
-
-
-def _cpu_only(folder: Path, manifest: Manifest) -> Manifest:
-    """Keep only the variant the CPU runs (--variants cpu): what a CPU app ships."""
-    keep = manifest.variant_for("cpu")
-    for v in manifest.variants:
-        if v.file != keep.file:
-            (folder / v.file).unlink()
-    return Manifest(
-        **{
-            **manifest.__dict__,
-            "variants": (keep,),
-            "provider_variants": {"cpu": keep.precision},
-            "files": {},
-        }
-    )
-
-
-def _onnx_inputs(path: Path) -> tuple[str, ...]:
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    weights = {init.name for init in graph.initializer}
-    return tuple(i.name for i in graph.input if i.name not in weights)
-
-
-def _manifest(
-    src: SourceModel, inputs: tuple[str, ...], variants: list[Variant], provider_variants: dict[str, str]
-) -> Manifest:
-    return Manifest(
-        task=src.task,
-        labels=src.labels,
-        max_length=src.max_length,
-        inputs=inputs,
-        variants=tuple(variants),
-        provider_variants=provider_variants,
-        text_pair=src.text_pair,
-        thresholds=src.thresholds if src.task == "multi_label" else None,
-        created_by=f"clf-export {__version__}",
-        long_text=src.long_text,
-        calibration=src.calibration,
-    )

@@ -1,4 +1,4 @@
-"""Graph optimization and quantization of an exported ONNX model.
+"""Quantization of an optimized ONNX graph: int8 (dynamic, per-row, static) and fp16.
 
 int8 comes in two kinds, both with weights quantized ahead of time:
 
@@ -19,92 +19,19 @@ instruction-set-specific settings from Optimum's AutoQuantizationConfig and appl
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import platform
-import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from clf_export import quiet
 from clf_export.errors import ExportError
-
-TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
-OPT_LEVELS = ("O0", "O1", "O2", "O3")
-
-
-class _DropPreprocessHint(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _no_preprocess_hint() -> Iterator[None]:
-    """onnxruntime logs a pre-processing hint on the root logger at every call; it is not for users
-    (shape inference is already done by the exporter and the optimizer)."""
-    hint = _DropPreprocessHint()
-    root = logging.getLogger()
-    root.addFilter(hint)
-    try:
-        yield
-    finally:
-        root.removeFilter(hint)
-
-
-def detect_target() -> str:
-    """The instruction set int8 kernels will run on here."""
-    if platform.machine().lower() in ("arm64", "aarch64"):
-        return "arm64"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "avx2"  # macOS/Windows x86: AVX2 is the safe common denominator
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    return "avx2"
-
-
-def optimize(src: Path, dest_dir: Path, level: str, separate_qkv: bool = False) -> Path:
-    """Apply ONNX Runtime transformer fusions at `level` (O0 = none); returns the new model path.
-
-    separate_qkv: fuse attention into MultiHeadAttention fed by three MatMuls instead of the packed
-    Attention op (what per-row int8 needs; see the module docstring).
-    """
-    if level not in OPT_LEVELS:
-        raise ExportError(f"unknown optimization level {level!r}; choose one of {', '.join(OPT_LEVELS)}")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    if level == "O0":
-        out = dest_dir / "model.onnx"
-        shutil.copyfile(src / "model.onnx", out)
-        return out
-    from optimum.onnxruntime import ORTOptimizer
-    from optimum.onnxruntime.configuration import AutoOptimizationConfig
-
-    config = getattr(AutoOptimizationConfig, level)()
-    if separate_qkv:
-        # Optimum's config has no switch for onnxruntime's use_multi_head_attention fusion option.
-        make_options = config.create_fusion_options
-
-        def with_mha(model_type: str) -> Any:
-            options = make_options(model_type)
-            options.use_multi_head_attention = True
-            return options
-
-        config.create_fusion_options = with_mha  # type: ignore[method-assign]
-    optimizer = ORTOptimizer.from_pretrained(src)
-    optimizer.optimize(save_dir=dest_dir, optimization_config=config)
-    return dest_dir / "model_optimized.onnx"
+from clf_export.targets import resolve_target
 
 
 def quantization_settings(target: str, per_channel: bool) -> dict[str, Any]:
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    if target == "auto":
-        target = detect_target()
-    if target not in TARGETS:
-        raise ExportError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
+    target = resolve_target(target)
     config = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=per_channel)
     return {
         "target": target,
@@ -156,7 +83,7 @@ def quantize_int8(
     # Per-row quantizes only weight MatMuls (and embedding tables): its rewrite below is valid
     # where the quantized activation is the MatMul's left input, one scale per row of it.
     only = [n for n in weight_nodes(src) if n not in excluded] if mode == "per-row" else None
-    with _no_preprocess_hint():
+    with quiet.quantizer():
         quantize_dynamic(
             model_input=src,
             model_output=dest,
@@ -188,7 +115,7 @@ def _per_row(path: Path) -> bool:
     """
     import numpy as np
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
@@ -211,31 +138,39 @@ def _per_row(path: Path) -> bool:
             all_rewritten &= node.op_type != "DynamicQuantizeLinear"
             nodes.append(node)
             continue
-        x, (q, scale, zero_point), p = node.input[0], node.output, f"{node.name or quantized}_row"
-        make = helper.make_node
-        nodes += [
-            make("ReduceMax", [x, "clf_row_axes"], [p + "_max"], keepdims=1),
-            make("ReduceMin", [x, "clf_row_axes"], [p + "_min"], keepdims=1),
-            make("Neg", [p + "_min"], [p + "_neg_min"]),
-            make("Max", [p + "_max", p + "_neg_min", "clf_row_eps"], [p + "_abs_max"]),
-            make("Div", [p + "_abs_max", "clf_row_127"], [scale]),
-            # (rows, features) view: QuantizeLinear takes a per-axis scale along axis 0.
-            make("Shape", [x], [p + "_shape"]),
-            make("Shape", [x], [p + "_features"], start=-1),
-            make("Concat", ["clf_row_axes", p + "_features"], [p + "_2d"], axis=0),
-            make("Reshape", [x, p + "_2d"], [p + "_x2d"]),
-            make("Reshape", [scale, "clf_row_axes"], [p + "_scale1d"]),
-            make("Shape", [p + "_scale1d"], [p + "_rows"]),
-            make("Expand", ["clf_row_zero_point", p + "_rows"], [p + "_zp1d"]),
-            make("QuantizeLinear", [p + "_x2d", p + "_scale1d", p + "_zp1d"], [p + "_q2d"], axis=0),
-            make("Reshape", [p + "_q2d", p + "_shape"], [q]),
-            make("Identity", ["clf_row_zero_point"], [zero_point]),
-        ]
+        nodes += _row_quantization(node, f"{node.name or quantized}_row")
     _unfusable_scales(graph, nodes)
     del graph.node[:]
     graph.node.extend(nodes)
     onnx.save(model, str(path))
     return all_rewritten
+
+
+def _row_quantization(node: Any, p: str) -> list[Any]:
+    """The nodes that replace one DynamicQuantizeLinear `node` (outputs q, scale, zero point) by
+    per-row symmetric quantization; `p` prefixes the new tensors' names."""
+    from onnx import helper
+
+    x, (q, scale, zero_point) = node.input[0], node.output
+    make = helper.make_node
+    return [
+        make("ReduceMax", [x, "clf_row_axes"], [p + "_max"], keepdims=1),
+        make("ReduceMin", [x, "clf_row_axes"], [p + "_min"], keepdims=1),
+        make("Neg", [p + "_min"], [p + "_neg_min"]),
+        make("Max", [p + "_max", p + "_neg_min", "clf_row_eps"], [p + "_abs_max"]),
+        make("Div", [p + "_abs_max", "clf_row_127"], [scale]),
+        # (rows, features) view: QuantizeLinear takes a per-axis scale along axis 0.
+        make("Shape", [x], [p + "_shape"]),
+        make("Shape", [x], [p + "_features"], start=-1),
+        make("Concat", ["clf_row_axes", p + "_features"], [p + "_2d"], axis=0),
+        make("Reshape", [x, p + "_2d"], [p + "_x2d"]),
+        make("Reshape", [scale, "clf_row_axes"], [p + "_scale1d"]),
+        make("Shape", [p + "_scale1d"], [p + "_rows"]),
+        make("Expand", ["clf_row_zero_point", p + "_rows"], [p + "_zp1d"]),
+        make("QuantizeLinear", [p + "_x2d", p + "_scale1d", p + "_zp1d"], [p + "_q2d"], axis=0),
+        make("Reshape", [p + "_q2d", p + "_shape"], [q]),
+        make("Identity", ["clf_row_zero_point"], [zero_point]),
+    ]
 
 
 def _unfusable_scales(graph: Any, nodes: list[Any]) -> None:
@@ -295,7 +230,7 @@ def quantize_int8_static(
     # same but leaves temporary files in the current folder.)
     prepared = dest.with_suffix(".prep.onnx")
     onnx.shape_inference.infer_shapes_path(str(src), str(prepared))
-    with _no_preprocess_hint():
+    with quiet.quantizer():
         quantize_static(
             model_input=prepared,
             model_output=dest,

@@ -61,8 +61,8 @@ def supported_model_types() -> list[str]:
     return sorted(TasksManager.get_supported_model_type_for_task("text-classification", exporter="onnx"))
 
 
-def read_source(path: Path, max_length: int | None = None) -> SourceModel:
-    path = Path(path)
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.json of a model folder, after checking the folder holds a model at all."""
     if path.exists() and not path.is_dir():
         raise ExportError(f"{path} is a file, not a model folder: pass the folder clf-train wrote")
     if not path.is_dir():
@@ -84,6 +84,12 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
         raise ExportError(f"{config_path} is not a model config (expected a JSON object)")
     if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
         raise ExportError(f"{path} has no model weights (*.safetensors or *.bin)")
+    return config
+
+
+def read_source(path: Path, max_length: int | None = None) -> SourceModel:
+    path = Path(path)
+    config = _read_config(path)
     model_type = str(config.get("model_type", ""))
     if not _exportable(model_type):
         raise ExportError(

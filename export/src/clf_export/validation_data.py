@@ -9,10 +9,12 @@ form feeds stay whole.
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clf_export.errors import ExportWarning
 from clf_runtime.errors import InputError
 from clf_runtime.handoff import read_jsonl
 from clf_runtime.oserrors import os_error_message
@@ -117,6 +119,21 @@ def load_validation(
             )
         out.append(names if task == "multi_label" else names[0])
     return ValidationSet(texts, out, str(path))
+
+
+def validation_set(
+    path: Path | None, task: str, labels: tuple[str, ...], text_pair: bool, limit: int, separator: str
+) -> ValidationSet:
+    """The gate's data: the file at `path`, else the built-in texts (unlabelled), with a warning."""
+    if path is None:
+        warnings.warn(
+            "no labelled validation data (pass --validation): the gate checks agreement with "
+            "PyTorch on a few built-in texts only",
+            ExportWarning,
+            stacklevel=2,
+        )
+        return fallback(text_pair)
+    return load_validation(path, task, labels, text_pair, limit, separator)
 
 
 def fallback(text_pair: bool) -> ValidationSet:

@@ -1,0 +1,63 @@
+"""Every option of the export step: its default and its choices, in one place.
+
+`clf-export` reads its defaults and choice lists from here (the click options name
+`ExportConfig.<field>`), and `ExportConfig.check` refuses a choice outside them, so the library call
+and the CLI cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from clf_export.errors import ExportError
+from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
+
+#: int8 kinds, by --quantize name: one activation scale per batch tensor (the default: fastest), or
+#: per token row (batch-independent; measured 1.5x the batch-1 latency of dynamic, see README).
+#: The values are the modes `quantize.quantize_int8` implements.
+INT8_MODES = {"int8": "dynamic", "int8-dynamic": "dynamic", "int8-per-row": "per-row"}
+QUANTIZE_CHOICES = ("none", *INT8_MODES, "int8-static", "fp16")
+#: --variants: everything built, or only the variant the CPU runs (a CPU app's smaller artifact).
+VARIANT_CHOICES = ("all", "cpu")
+#: --optimize: ONNX Runtime's transformer fusion levels (O0 = none).
+OPT_LEVELS = ("O0", "O1", "O2", "O3")
+#: --target: the instruction sets int8 kernels are tuned for (auto: this machine's, clf_export.targets).
+TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    model_dir: Path = TRAINED_DIR
+    output: Path = MODEL_DIR
+    quantize: str = "int8"
+    optimize: str = "O2"
+    opset: int | None = None
+    target: str = "auto"
+    per_channel: bool = True
+    calibration: Path | None = None
+    calibration_samples: int = 200
+    validation: Path | None = None
+    validation_limit: int = 2000
+    max_accuracy_drop: float = 0.01
+    fp32_tolerance: float = 1e-3
+    max_length: int | None = None
+    force: bool = False
+    overwrite: bool = False  # replace another clf tool's output folder (never a user's files)
+    latency_runs: int = 30
+    variants: str = "all"
+    search_budget_s: float = 600.0  # int8 fallback search; 0 tries only the configured candidate
+
+    def check(self) -> None:
+        """Refuse choices outside the lists above (the CLI's click.Choice does the same)."""
+        if self.quantize not in QUANTIZE_CHOICES:
+            raise ExportError(f"unknown --quantize {self.quantize!r}; choose one of {QUANTIZE_CHOICES}")
+        if self.quantize == "int8-static" and self.calibration is None:
+            raise ExportError("--quantize int8-static needs --calibration PATH (texts to calibrate on)")
+        if self.variants not in VARIANT_CHOICES:
+            raise ExportError(f"unknown --variants {self.variants!r}; choose one of {VARIANT_CHOICES}")
+
+    @property
+    def inputs(self) -> tuple[Path | None, ...]:
+        """The paths export reads, which the output folder must not hold (clf_runtime.outdir)."""
+        return (self.model_dir, self.validation, self.calibration)
