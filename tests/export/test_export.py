@@ -63,6 +63,15 @@ def test_runtime_tokenization_equals_training_tokenizer(tmp_path: Path, texts) -
     hf = AutoTokenizer.from_pretrained(model)
     for text in [*texts, "", "Ünïcödé  ñ ß", "word " * 100]:
         assert clf.tokenizer.encode(text).ids == hf(text, truncation=True, max_length=32)["input_ids"]
+    # tokenizer.json keeps the model's padding, so the tokenizers library pads a batch like HF does.
+    from tokenizers import Tokenizer
+
+    saved = Tokenizer.from_file(str(tmp_path / "art" / "tokenizer.json"))
+    assert saved.padding["pad_id"] == hf.pad_token_id and saved.padding["pad_token"] == "[PAD]"
+    batch = ["short", "a much longer text than the first one"]
+    ours = [e.ids for e in saved.encode_batch(batch)]
+    assert ours == hf(batch, padding=True, truncation=True, max_length=32)["input_ids"]
+    assert len(ours[0]) == len(ours[1]) and ours[0][-1] == hf.pad_token_id
 
 
 def test_default_model_tokenizer_round_trips(tmp_path: Path) -> None:
