@@ -122,7 +122,7 @@ def test_lora_merged_model_exports_with_pre_merge_logits(tmp_path: Path, texts) 
     import torch
 
     from clf_train.model import add_lora, load_model, merge_lora
-    from clf_train.training import forward_inputs
+    from clf_train.reference import forward_inputs
 
     base = make_model(tmp_path / "base", "bert", "single_label")
     model, tok = load_model(str(base), "single_label", ("neg", "neu", "pos"))

@@ -8,84 +8,16 @@ tolerance; a quantized graph may lose at most `max_drop` of the metric against f
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clf_export.validation import ValidationSet
 from clf_runtime.calibration import Calibration, task_ece
-from clf_runtime.long_text import LongText
 from clf_runtime.prediction import sigmoid
-
-
-def torch_logits(
-    model_dir: Path,
-    texts: list[Any],
-    max_length: int,
-    batch_size: int = 32,
-    long_text: LongText | None = None,
-) -> np.ndarray:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    accepted = set(inspect.signature(model.forward).parameters)
-    if getattr(model.config, "type_vocab_size", 2) <= 1:
-        accepted.discard("token_type_ids")  # RoBERTa-style models have one segment embedding
-    if long_text is not None and long_text.strategy != "truncate" and texts:
-        return _windowed_logits(model, tokenizer, texts, max_length, batch_size, long_text, accepted)
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            if batch and isinstance(batch[0], tuple):
-                enc = tokenizer(
-                    [a for a, _ in batch],
-                    [b for _, b in batch],
-                    truncation=True,
-                    max_length=max_length,
-                    padding=True,
-                    return_tensors="pt",
-                )
-            else:
-                enc = tokenizer(
-                    batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-                )
-            feed = {k: v for k, v in enc.items() if k in accepted}
-            out.append(model(**feed).logits.float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
-
-
-def _windowed_logits(
-    model: Any,
-    tokenizer: Any,
-    texts: list[Any],
-    max_length: int,
-    batch_size: int,
-    long_text: LongText,
-    accepted: set[str],
-) -> np.ndarray:
-    """PyTorch logits on the runtime's own windows (or head-tail inputs), aggregated the same way."""
-    import torch
-    from tokenizers import Tokenizer
-
-    from clf_runtime.long_text import LongTextEncoder, aggregate, to_arrays
-
-    tok = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-    tok.no_padding()
-    tok.enable_truncation(max_length=max_length)
-    encoded = LongTextEncoder(tok, max_length, long_text, isinstance(texts[0], tuple)).encode(texts)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(encoded.encodings), batch_size):
-            arrays = to_arrays(encoded.encodings[start : start + batch_size], pad_id)
-            out.append(model(**{k: torch.from_numpy(v) for k, v in arrays.items() if k in accepted}).logits)
-    return aggregate(torch.cat(out).float().numpy(), encoded.starts, long_text.aggregate)
+from clf_train.reference import MAIN_METRIC, label_ids
+from clf_train.reference import folder_logits as torch_logits  # noqa: F401 - pipeline calls gate.torch_logits
 
 
 def decisions(logits: np.ndarray, task: str, thresholds: np.ndarray) -> np.ndarray:
@@ -113,7 +45,7 @@ def metric(pred: np.ndarray, labels: list[Any], task: str, names: tuple[str, ...
     """The task's main metric: accuracy, micro-F1 or Pearson r."""
     if task == "single_label":
         ids = np.array([names.index(v) for v in labels])
-        return "accuracy", float((pred == ids).mean())
+        return MAIN_METRIC[task], float((pred == ids).mean())
     if task == "multi_label":
         truth = np.zeros_like(pred, dtype=bool)
         for i, row in enumerate(labels):
@@ -121,11 +53,11 @@ def metric(pred: np.ndarray, labels: list[Any], task: str, names: tuple[str, ...
                 truth[i, names.index(v)] = True
         tp = float((pred & truth).sum())
         denom = float(pred.sum() + truth.sum())
-        return "micro_f1", (2 * tp / denom) if denom else 1.0
+        return MAIN_METRIC[task], (2 * tp / denom) if denom else 1.0
     y = np.asarray(labels, dtype=np.float64)
     if np.std(pred) == 0 or np.std(y) == 0:
-        return "pearson", 0.0
-    return "pearson", float(np.corrcoef(pred, y)[0, 1])
+        return MAIN_METRIC[task], 0.0
+    return MAIN_METRIC[task], float(np.corrcoef(pred, y)[0, 1])
 
 
 @dataclass(frozen=True)
@@ -161,7 +93,7 @@ def check_variant(
     if data.labels is not None:
         name, value = metric(ours, data.labels, task, names)
         if task != "regression" and len(logits):
-            ece = task_ece(scored, _label_ids(data.labels, task, names), task)
+            ece = task_ece(scored, label_ids(data.labels, task, names), task)
     return VariantCheck(
         precision=precision,
         max_abs_diff=float(np.abs(logits - reference).max()) if len(logits) else 0.0,
@@ -170,16 +102,6 @@ def check_variant(
         metric=value,
         ece=ece,
     )
-
-
-def _label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarray:
-    index = {n: i for i, n in enumerate(names)}
-    if task == "multi_label":
-        y = np.zeros((len(labels), len(names)))
-        for row, items in enumerate(labels):
-            y[row, [index[v] for v in items]] = 1
-        return y
-    return np.array([index[v] for v in labels])
 
 
 def allowed_drop(max_drop: float, n: int) -> float:
