@@ -37,7 +37,7 @@ def sample_inputs(text_pair: bool) -> list:
 
 def build(name: str, root: Path) -> None:
     from clf_export import ExportConfig, export
-    from clf_export.reference import torch_logits
+    from clf_train.reference import folder_logits
 
     arch, task, labels, text_pair = FIXTURES[name]
     folder = root / name
@@ -51,7 +51,7 @@ def build(name: str, root: Path) -> None:
     )
     export(config)
     inputs = sample_inputs(text_pair)
-    logits = torch_logits(hf, inputs, MAX_LENGTH)
+    logits = folder_logits(hf, inputs, MAX_LENGTH)
     expected = {"inputs": inputs, "logits": logits.tolist()}
     (folder / "expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=1))
 

@@ -70,6 +70,8 @@ def build_model(
         RobertaConfig,
     )
 
+    from clf_train.reference import PROBLEM_TYPES
+
     folder = Path(folder)
     tokenizer = build_tokenizer(folder)
     vocab = len(tokenizer)
@@ -78,11 +80,7 @@ def build_model(
         "num_labels": len(labels),
         "id2label": dict(enumerate(labels)),
         "label2id": {lab: i for i, lab in enumerate(labels)},
-        "problem_type": {
-            "single_label": "single_label_classification",
-            "multi_label": "multi_label_classification",
-            "regression": "regression",
-        }[task],
+        "problem_type": PROBLEM_TYPES[task],
         "pad_token_id": tokenizer.pad_token_id,
         # Wider than BERT's 0.02 so that random logits differ enough to make predictions testable.
         "initializer_range": init_range,

@@ -27,10 +27,10 @@ def write_validation(path: Path, model_dir: Path, texts: list, task: str) -> Pat
     """Labels = the PyTorch model's own predictions, so fp32 scores 1.0 and drops are measurable."""
     import numpy as np
 
-    from clf_export.reference import torch_logits
     from clf_runtime.handoff import labelled_rows, write_jsonl
+    from clf_train.reference import folder_logits
 
-    logits = torch_logits(model_dir, texts, 32)
+    logits = folder_logits(model_dir, texts, 32)
     config = json.loads((model_dir / "config.json").read_text())
     names = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
     out = []

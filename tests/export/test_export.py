@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from clf_export import ExportConfig, ExportError, GateError, export
-from clf_export.reference import torch_logits
 from clf_runtime import TextClassifier
 from clf_runtime.errors import InputError
+from clf_train.reference import folder_logits
 
 from .conftest import make_model, write_validation
 
@@ -38,7 +38,7 @@ def test_export_matches_pytorch(tmp_path: Path, texts, arch, task, pair) -> None
     inputs = list(zip(texts, reversed(texts), strict=True)) if pair else texts
     val = write_validation(tmp_path / "val.jsonl", model, inputs, task)
     result = export(cfg(model, tmp_path / "art", validation=val, max_accuracy_drop=0.2))
-    reference = torch_logits(model, inputs, 32)
+    reference = folder_logits(model, inputs, 32)
     fp32 = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32")
     np.testing.assert_allclose(fp32.logits(inputs), reference, atol=FP32_TOL, rtol=0)
     int8 = TextClassifier.load(tmp_path / "art", provider="cpu")
@@ -129,7 +129,7 @@ def test_lora_merged_model_exports_with_pre_merge_logits(tmp_path: Path, texts) 
     import torch
 
     from clf_train.model import add_lora, load_model, merge_lora
-    from clf_train.training import forward_inputs
+    from clf_train.reference import forward_inputs
 
     base = make_model(tmp_path / "base", "bert", "single_label")
     model, tok = load_model(str(base), "single_label", ("neg", "neu", "pos"))

@@ -136,9 +136,9 @@ def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
 
     monkeypatch.setattr(calibrate, "MIN_ROWS", 0)
     from clf_export import ExportConfig, export
-    from clf_export.reference import torch_logits
     from clf_runtime import TextClassifier
     from clf_runtime.long_text import LongText
+    from clf_train.reference import folder_logits as torch_logits
 
     train_csv = long_data(tmp_path / "train.csv", 24, 0)
     val_csv = long_data(tmp_path / "val.jsonl.csv", 10, 1)
@@ -182,8 +182,9 @@ def test_windows_equal_truncate_on_short_training_texts(tiny_models) -> None:
     from clf_runtime.long_text import LongText
     from clf_train.data import Split, load_task_data
     from clf_train.model import load_model
+    from clf_train.reference import forward_inputs
     from clf_train.sample_data import SUPPORT_TRAIN
-    from clf_train.training import EncodedSplit, forward_inputs, predict_logits
+    from clf_train.training import EncodedSplit, predict_logits
 
     data = load_task_data(SUPPORT_TRAIN, None, "text", "label", None, "auto", ";", 0.1, 0)
     model, tok = load_model(str(tiny_models["bert"]), data.task, data.label_names)

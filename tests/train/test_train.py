@@ -116,7 +116,7 @@ def test_merge_preserves_logits(tiny_models, arch: str) -> None:
     full, _ = count_parameters(peft_model)
     assert full < sum(p.numel() for p in peft_model.parameters())
     peft_model.eval()
-    from clf_train.training import forward_inputs
+    from clf_train.reference import forward_inputs
 
     enc = tok(["refund please", "the app crashed twice"], padding=True, return_tensors="pt")
     enc = {k: v for k, v in enc.items() if k in forward_inputs(peft_model)}

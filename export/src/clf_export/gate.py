@@ -17,6 +17,7 @@ from clf_export.errors import GateError
 from clf_export.validation_data import ValidationSet
 from clf_runtime.calibration import Calibration, task_ece
 from clf_runtime.prediction import sigmoid
+from clf_train.reference import MAIN_METRIC, label_ids
 
 
 def decisions(logits: np.ndarray, task: str, thresholds: np.ndarray) -> np.ndarray:
@@ -40,23 +41,14 @@ def agreement(a: np.ndarray, b: np.ndarray, task: str) -> float:
     return float((a == b).mean())
 
 
-def metric(pred: np.ndarray, labels: list[Any], task: str, names: tuple[str, ...]) -> tuple[str, float]:
-    """The task's main metric: accuracy, micro-F1 or Pearson r."""
-    if task == "single_label":
-        ids = np.array([names.index(v) for v in labels])
-        return "accuracy", float((pred == ids).mean())
-    if task == "multi_label":
-        truth = np.zeros_like(pred, dtype=bool)
-        for i, row in enumerate(labels):
-            for v in row:
-                truth[i, names.index(v)] = True
-        tp = float((pred & truth).sum())
-        denom = float(pred.sum() + truth.sum())
-        return "micro_f1", (2 * tp / denom) if denom else 1.0
-    y = np.asarray(labels, dtype=np.float64)
-    if np.std(pred) == 0 or np.std(y) == 0:
-        return "pearson", 0.0
-    return "pearson", float(np.corrcoef(pred, y)[0, 1])
+def metric(
+    logits: np.ndarray, labels: list[Any], task: str, names: tuple[str, ...], thresholds: np.ndarray
+) -> tuple[str, float]:
+    """The task's main metric (accuracy, f1_micro or pearson), as training computes it."""
+    from clf_train.metrics import compute
+
+    name = MAIN_METRIC[task]
+    return name, float(compute(logits, labels, task, names, thresholds, full=False)[name])
 
 
 @dataclass(frozen=True)
@@ -90,9 +82,9 @@ def check_variant(
     theirs = decisions(scored_ref, task, thresholds)
     name, value, ece = (None, None, None)
     if data.labels is not None:
-        name, value = metric(ours, data.labels, task, names)
+        name, value = metric(scored, data.labels, task, names, thresholds)
         if task != "regression" and len(logits):
-            ece = task_ece(scored, _label_ids(data.labels, task, names), task)
+            ece = task_ece(scored, label_ids(data.labels, task, names), task)
     return VariantCheck(
         precision=precision,
         max_abs_diff=float(np.abs(logits - reference).max()) if len(logits) else 0.0,
@@ -125,16 +117,6 @@ class Yardstick:
             self.thresholds,
             self.calibration,
         )
-
-
-def _label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarray:
-    index = {n: i for i, n in enumerate(names)}
-    if task == "multi_label":
-        y = np.zeros((len(labels), len(names)))
-        for row, items in enumerate(labels):
-            y[row, [index[v] for v in items]] = 1
-        return y
-    return np.array([index[v] for v in labels])
 
 
 def allowed_drop(max_drop: float, n: int) -> float:

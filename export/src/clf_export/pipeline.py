@@ -24,13 +24,13 @@ from clf_export.int8_search import Int8Build, build_int8
 from clf_export.manifest import VARIANT_FILES
 from clf_export.onnx_export import GRAPH_NAME, export_onnx, graph_inputs
 from clf_export.optimize import optimize
-from clf_export.reference import torch_logits
 from clf_export.source import read_source
 from clf_export.tokenizer import save_tokenizer
 from clf_export.validation_data import validation_set
 from clf_runtime import TextClassifier
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant
 from clf_runtime.outdir import check_output, output_folder
+from clf_train.reference import folder_logits
 
 __all__ = ["QUANTIZE_CHOICES", "VARIANT_CHOICES", "ExportConfig", "ExportResult", "export"]
 Checks = dict[str, gate.VariantCheck]
@@ -140,7 +140,7 @@ class ExportRecipe:
     def reference(self) -> gate.Yardstick:
         """PyTorch's logits on the validation texts: what every variant is checked against."""
         src, texts = self.src, self.data.texts
-        logits = torch_logits(src.path, texts, src.max_length, long_text=src.long_text)
+        logits = folder_logits(src.path, texts, src.max_length, long_text=src.long_text)
         thresholds = np.asarray(src.thresholds) if src.thresholds else np.full(len(src.labels), 0.5)
         return gate.Yardstick(self.data, logits, src.task, src.labels, thresholds, src.calibration)
 

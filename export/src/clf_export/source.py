@@ -17,12 +17,7 @@ from clf_runtime.calibration import Calibration
 from clf_runtime.handoff import VALIDATION_NAME, read_handoff
 from clf_runtime.long_text import LongText
 from clf_runtime.oserrors import os_error_message
-
-_PROBLEM_TYPES = {
-    "single_label_classification": "single_label",
-    "multi_label_classification": "multi_label",
-    "regression": "regression",
-}
+from clf_train.reference import TASK_OF_PROBLEM_TYPE
 
 
 @dataclass(frozen=True)
@@ -106,7 +101,7 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
             f"{path}: the labels in clf_train.json differ from config.json's id2label; "
             "the folder was edited after training: retrain, or restore the files"
         )
-    task = handoff.task if handoff else _PROBLEM_TYPES.get(config.get("problem_type") or "")
+    task = handoff.task if handoff else TASK_OF_PROBLEM_TYPE.get(config.get("problem_type") or "")
     if task is None:
         # transformers' own rule: one output means regression, several mean single-label.
         task = "regression" if n == 1 else "single_label"

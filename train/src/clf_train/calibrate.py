@@ -187,7 +187,7 @@ def fit_and_report(
     logits: np.ndarray, test_logits: np.ndarray | None, data: Any
 ) -> tuple[Calibration | None, dict[str, Any]]:
     """Fit on the validation logits; summarize validation (in-sample) and test (held out) if any."""
-    from clf_train.metrics import label_ids
+    from clf_train.reference import label_ids
 
     y = label_ids(data.validation.labels, data.task, data.label_names)
     calibration = fit(logits, y, data.task)
@@ -211,7 +211,7 @@ def write_report(
     folder: Path, calibration: Calibration | None, report: dict[str, Any], logits: np.ndarray, data: Any
 ) -> None:
     """Append the calibration sections to report.md and draw the reliability diagram."""
-    from clf_train.metrics import label_ids
+    from clf_train.reference import label_ids
 
     if calibration is None:
         return

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-import numpy as np
 
 from clf_runtime.long_text import (
     AGGREGATES,
@@ -22,8 +21,6 @@ from clf_runtime.long_text import (
     Encoded,
     LongText,
     LongTextEncoder,
-    aggregate,
-    to_arrays,
 )
 from clf_train.config import DEFAULT_LONG_TEXT
 
@@ -70,25 +67,6 @@ def features(encoded: Encoded, keep: set[str]) -> list[dict[str, list[int]]]:
         if k in keep
     ]
     return [{k: list(getattr(e, a)) for k, a in fields} for e in encoded.encodings]
-
-
-def predict_logits(model: Any, hf_tokenizer: Any, encoded: Encoded, how: str, batch_size: int) -> np.ndarray:
-    """The model's logits on every window, aggregated into one row per text."""
-    import torch
-
-    from clf_train.training import forward_inputs
-
-    model.eval()
-    device = next(model.parameters()).device
-    keep = forward_inputs(model)
-    pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(encoded.encodings), batch_size):
-            arrays = to_arrays(encoded.encodings[start : start + batch_size], pad_id)
-            feed = {k: torch.from_numpy(v).to(device) for k, v in arrays.items() if k in keep}
-            out.append(model(**feed).logits.float().cpu().numpy())
-    return aggregate(np.concatenate(out), encoded.starts, how)
 
 
 def options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,21 +7,9 @@ from typing import Any
 import numpy as np
 
 from clf_runtime.prediction import sigmoid
+from clf_train.reference import MAIN_METRIC, label_ids
 
-MAIN_METRIC = {"single_label": "accuracy", "multi_label": "f1_micro", "regression": "pearson"}
-
-
-def label_ids(labels: list[Any], task: str, names: tuple[str, ...]) -> np.ndarray:
-    if task == "regression":
-        return np.asarray(labels, dtype=np.float32)
-    index = {n: i for i, n in enumerate(names)}
-    if task == "multi_label":
-        out = np.zeros((len(labels), len(names)), dtype=np.float32)
-        for row, items in enumerate(labels):
-            for x in items:
-                out[row, index[x]] = 1.0
-        return out
-    return np.asarray([index[x] for x in labels], dtype=np.int64)
+__all__ = ["MAIN_METRIC", "classification", "compute", "label_ids", "multi_label", "regression"]
 
 
 def classification(logits: np.ndarray, y: np.ndarray, names: tuple[str, ...], full: bool = True) -> dict:

@@ -7,12 +7,8 @@ from typing import Any
 
 from clf_runtime.errors import InputError
 from clf_train.config import DEFAULT_MODEL
+from clf_train.reference import PROBLEM_TYPES
 
-PROBLEM_TYPES = {
-    "single_label": "single_label_classification",
-    "multi_label": "multi_label_classification",
-    "regression": "regression",
-}
 # Head modules per architecture: trained in full and saved with a LoRA adapter (modules_to_save).
 # BERT's pooler belongs to the head: the sentence-embedding checkpoints never trained it for this.
 HEAD_MODULES = ("classifier", "pooler", "pre_classifier", "score")

@@ -21,14 +21,15 @@ import numpy as np
 from clf_runtime.defaults import VALIDATION_NAME
 from clf_runtime.errors import InputError
 from clf_runtime.handoff import TrainHandoff, write_handoff
-from clf_runtime.long_text import LongText
+from clf_runtime.long_text import LongText, aggregate
 from clf_runtime.outdir import check_output, output_folder
-from clf_train import calibrate
+from clf_train import calibrate, reference
 from clf_train import long_text as LT
 from clf_train import metrics as M
 from clf_train.config import METHODS, TrainConfig
 from clf_train.data import Split, TaskData, load_task_data, save_jsonl
 from clf_train.model import HEAD_MODULES, add_lora, count_parameters, load_model, merge_lora
+from clf_train.reference import forward_inputs
 from clf_train.report import write_report
 
 log = logging.getLogger("clf_train")
@@ -56,17 +57,6 @@ class TrainResult:
     resumed_from: str | None = None  # checkpoint folder the run continued from
     validation_logits: np.ndarray | None = None  # of the saved model, for sweeps and analysis
     test_logits: np.ndarray | None = None
-
-
-def forward_inputs(model: Any) -> set[str]:
-    """Names the model's forward takes: a tokenizer may produce token_type_ids a model rejects."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    names = set(inspect.signature(base.forward).parameters)
-    if getattr(base.config, "type_vocab_size", 2) <= 1:
-        names.discard("token_type_ids")  # RoBERTa-style: one segment embedding, pairs use separators
-    return names
 
 
 class EncodedSplit:
@@ -196,7 +186,7 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
         logits = eval_pred.predictions
         logits = logits[0] if isinstance(logits, tuple) else logits
         if eval_set.starts is not None:  # windows: metrics per text, after aggregation
-            logits = LT.aggregate(logits, eval_set.starts, config.long_text.aggregate)
+            logits = aggregate(logits, eval_set.starts, config.long_text.aggregate)
         thresholds = None
         if data.task == "multi_label":
             # Select checkpoints by micro-F1 at the best single threshold, not at 0.5: early in
@@ -264,25 +254,15 @@ def _make_trainer(model, tokenizer, data: TaskData, config: TrainConfig, checkpo
 def predict_logits(
     model, tokenizer, split: Split, max_length: int, batch_size: int = 64, long_text: LongText | None = None
 ) -> np.ndarray:
-    import torch
-
-    if long_text is not None and long_text.strategy != "truncate":
-        encoded = LT.encode_split(tokenizer, split.texts, split.pairs, max_length, long_text)
-        return LT.predict_logits(model, tokenizer, encoded, long_text.aggregate, batch_size)
-    model.eval()
-    device = next(model.parameters()).device
-    keep = forward_inputs(model)
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(split), batch_size):
-            texts = split.texts[start : start + batch_size]
-            pairs = None if split.pairs is None else split.pairs[start : start + batch_size]
-            enc = tokenizer(
-                texts, pairs, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-            )
-            feed = {k: v.to(device) for k, v in enc.items() if k in keep}
-            out.append(model(**feed).logits.float().cpu().numpy())
-    return np.concatenate(out)
+    return reference.logits(
+        model,
+        tokenizer,
+        split.texts,
+        split.pairs,
+        max_length=max_length,
+        batch_size=batch_size,
+        long_text=long_text,
+    )
 
 
 def load_data(config: TrainConfig) -> TaskData:
