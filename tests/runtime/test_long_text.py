@@ -17,7 +17,7 @@ from clf_runtime.cli.run import main
 from clf_runtime.errors import ArtifactError, InputError
 from clf_runtime.long_text import LongText, LongTextEncoder, aggregate
 
-from .conftest import fixture_path
+from .conftest import edit_manifest, fixture_path, rehash
 
 BERT = fixture_path("tiny-bert")
 SHORT = ["where is my refund", "", "the app crashed", "Ünïcödé ñ"]
@@ -151,11 +151,24 @@ def test_manifest_round_trips_long_text_and_calibration() -> None:
     assert Manifest.from_json(json.loads(json.dumps(platt.to_json()))).calibration == platt.calibration
 
 
-def test_old_manifests_load_as_truncate_uncalibrated() -> None:
-    data = json.loads((BERT / "clf.json").read_text())
+def test_old_manifests_load_as_truncate_uncalibrated(artifact_copy) -> None:
+    """An artifact as exports wrote it before long_text and calibration (and tokenizer padding) existed."""
+    from tokenizers import Tokenizer
+
+    folder = artifact_copy()
+    edit_manifest(folder, long_text=..., calibration=...)
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.save(str(folder / "tokenizer.json"))
+    rehash(folder, "tokenizer.json")
+    data = json.loads((folder / "clf.json").read_text())
     assert "long_text" not in data and "calibration" not in data
-    m = load_manifest(BERT)
+    m = load_manifest(folder)
     assert m.long_text == LongText() and m.long_text.strategy == "truncate" and m.calibration is None
+    texts = ["short", "a somewhat longer text to pad the short one in its batch"]
+    old = TextClassifier.load(folder, provider="cpu", precision="fp32").logits(texts)
+    new = TextClassifier.load(BERT, provider="cpu", precision="fp32").logits(texts)
+    np.testing.assert_allclose(old, new, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize(
