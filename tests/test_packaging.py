@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import runpy
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 RUNTIME_DEPS = {"onnxruntime", "tokenizers", "numpy", "click"}
+PARTS = ("runtime", "export", "train")
 
 
 def project(part: str) -> dict:
@@ -20,34 +24,53 @@ def project(part: str) -> dict:
     return tomllib.loads((ROOT / part / "pyproject.toml").read_text())["project"]
 
 
-def test_one_version_for_all_parts() -> None:
-    versions = {part: project(part)["version"] for part in ("runtime", "export", "train")}
-    assert len(set(versions.values())) == 1, versions
-    pins = [
-        d
-        for part in ("export", "train")
-        for d in project(part)["dependencies"]
-        if d.startswith("clf-runtime")
-    ]
-    assert pins == [f"clf-runtime=={versions['runtime']}"] * 2
+def version_source() -> str:
+    return runpy.run_path(str(ROOT / "runtime" / "src" / "clf_runtime" / "_version.py"))["__version__"]
 
 
-def test_runtime_wheel_depends_on_four_packages_only(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The three distributions built as wheels from this tree, as `make test-slim` and users build them."""
+    out = tmp_path_factory.mktemp("wheels")
+    parts = [str(ROOT / part) for part in PARTS]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT / "runtime")],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), *parts],
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("clf_runtime-*.whl")
+    return {part: next(out.glob(f"clf_{part}-*.whl")) for part in PARTS}
+
+
+def metadata(wheel: Path) -> tuple[str, list[str], list[str]]:
+    """A wheel's METADATA text, its Requires-Dist lines without extras, and its file names."""
     with zipfile.ZipFile(wheel) as z:
-        metadata = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
-        text = z.read(metadata).decode()
-        names = z.namelist()
+        name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        text, names = z.read(name).decode(), z.namelist()
     requires = [
         line.split(":", 1)[1].strip()
         for line in text.splitlines()
         if line.startswith("Requires-Dist:") and "extra ==" not in line  # extras are optional
     ]
+    return text, requires, names
+
+
+def test_one_version_for_all_parts(wheels: dict[str, Path]) -> None:
+    """The version is written once (clf_runtime/_version.py); the wheels carry it and pin each other to it."""
+    version = version_source()
+    for part in PARTS:
+        assert "version" not in project(part), f"{part}/pyproject.toml types a version"
+        text, requires, _ = metadata(wheels[part])
+        assert f"\nVersion: {version}\n" in text, part
+        pins = sorted(r for r in requires if r.startswith("clf-"))
+        expected = {"runtime": [], "export": ["clf-runtime", "clf-train"], "train": ["clf-runtime"]}[part]
+        assert pins == [f"{name}=={version}" for name in expected], part
+    import clf_runtime
+
+    assert clf_runtime.__version__ == version
+
+
+def test_runtime_wheel_depends_on_four_packages_only(wheels: dict[str, Path]) -> None:
+    _, requires, names = metadata(wheels["runtime"])
     deps = {re.split(r"[ <>=!;\[]", r)[0].lower() for r in requires}
     assert deps == RUNTIME_DEPS
     assert "clf_runtime/classifier.py" in names

@@ -10,27 +10,11 @@ It never imports torch, transformers, optimum, peft, clf_train or clf_export.
 
 from __future__ import annotations
 
-from typing import Any
-
+from clf_runtime._version import __version__
 from clf_runtime.artifact import FORMAT_VERSION, Manifest, Variant
 from clf_runtime.classifier import TextClassifier
 from clf_runtime.errors import ArtifactError, ClfError, InferenceError, InputError, ProviderError
 from clf_runtime.prediction import Prediction
-
-
-def __getattr__(name: str) -> Any:
-    # __version__ on first use: importlib.metadata costs start-up time that clf-run never needs.
-    if name != "__version__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        value = version("clf-runtime")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        value = "0.0.0"
-    globals()["__version__"] = value
-    return value
-
 
 __all__ = [
     "FORMAT_VERSION",
