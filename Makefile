@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch is pinned in constraints.txt: an open range makes pip fetch a multi-GB CUDA build.
 PIP := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
-STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml export/pyproject.toml train/pyproject.toml requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml runtime/src/clf_runtime/_version.py export/pyproject.toml export/setup.py train/pyproject.toml train/setup.py requirements-dev.txt | cksum | cut -d' ' -f1)
 
 .PHONY: setup demo test test-full test-slim lint format bench fixtures clean java
 
