@@ -120,9 +120,9 @@ def test_gate_fails_broken_quantization_and_writes_nothing(tmp_path: Path, texts
     assert not list(tmp_path.glob(".tmp-*"))
     # --force writes it anyway and records what it forced past.
     result = export(cfg(model, tmp_path / "art", validation=val, force=True))
-    assert result.problems and (tmp_path / "art" / "clf.json").is_file()
+    assert len(result.problems) == 1 and result.problems[0].startswith("int8 loses 0.")
     manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
-    assert manifest["metrics"]["export"]["forced_past"]
+    assert manifest["metrics"]["export"]["forced_past"] == result.problems
 
 
 def test_lora_merged_model_exports_with_pre_merge_logits(tmp_path: Path, texts) -> None:
@@ -160,9 +160,8 @@ def test_fp16_variant_is_for_cuda(tmp_path: Path) -> None:
     export(cfg(model, tmp_path / "art", quantize="fp16"))
     manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
     assert manifest["provider_variants"] == {"cpu": "fp32", "cuda": "fp16", "coreml": "fp32"}
-    assert (tmp_path / "art" / "model.fp16.onnx").stat().st_size < (
-        tmp_path / "art" / "model.onnx"
-    ).stat().st_size
+    fp16, fp32 = ((tmp_path / "art" / name).stat().st_size for name in ("model.fp16.onnx", "model.onnx"))
+    assert fp16 < 0.6 * fp32  # half the weight bytes; measured 0.54 on this tiny graph (casts, names)
 
 
 def test_static_int8_calibrates(tmp_path: Path, texts) -> None:
@@ -233,6 +232,12 @@ def test_cli_defaults_chain_and_errors(tmp_path: Path, monkeypatch) -> None:
     result = CliRunner().invoke(main, ["--max-accuracy-drop", "0.3"])
     assert result.exit_code == 0, result.output
     assert "int8" in result.output and (tmp_path / "clf-model" / "clf.json").is_file()
+    # clf-export's own warning is printed; the libraries' tracer and deprecation noise is not.
+    warnings = [line for line in result.output.splitlines() if "warning" in line.lower()]
+    assert warnings == [
+        "warning: no labelled validation data (pass --validation): the gate checks agreement with "
+        "PyTorch on a few built-in texts only"
+    ]
     assert TextClassifier.load().folder == Path("clf-model")
 
 
@@ -242,7 +247,8 @@ def test_gate_allows_one_example_on_small_sets() -> None:
     fp32 = VariantCheck("fp32", 1e-6, 1.0, "accuracy", 0.95)
     one_flip = VariantCheck("int8", 0.1, 0.95, "accuracy", 0.90)
     assert judge({"fp32": fp32, "int8": one_flip}, 1e-3, 0.01, n=20) == []
-    assert judge({"fp32": fp32, "int8": one_flip}, 1e-3, 0.01, n=2000)  # 5 points on 2000 texts fails
+    (problem,) = judge({"fp32": fp32, "int8": one_flip}, 1e-3, 0.01, n=2000)  # 5 points on 2000 texts
+    assert problem.startswith("int8 loses 0.0500 against fp32 (accuracy 0.9500 -> 0.9000; allowed 0.0100)")
 
 
 def test_validation_sample_is_seeded_not_the_first_rows(tmp_path: Path) -> None:
