@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from clf_runtime import TextClassifier
+from clf_runtime.timing import median_ms
 
 
 def read(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
@@ -41,16 +42,10 @@ def dependence(clf: TextClassifier, texts: list[str]) -> tuple[int, float]:
 
 def speed(clf: TextClassifier, texts: list[str], runs: int) -> tuple[float, float]:
     """Batch-1 p50 latency (ms) and batch-32 throughput (texts/s)."""
-    for text in texts[:5]:
-        clf.logits([text])
-    times = []
-    for i in range(runs):
-        start = time.perf_counter()
-        clf.logits([texts[i % len(texts)]])
-        times.append(time.perf_counter() - start)
+    latency = median_ms(lambda i: clf.logits([texts[i % len(texts)]]), runs, warmup=min(5, len(texts)))
     start = time.perf_counter()
     clf.logits(texts, batch_size=32)
-    return statistics.median(times) * 1000, len(texts) / (time.perf_counter() - start)
+    return latency, len(texts) / (time.perf_counter() - start)
 
 
 def main() -> None:

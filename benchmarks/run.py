@@ -162,25 +162,20 @@ def cycling(fn: Callable[[object], object], items: list) -> Callable[[], object]
 
 
 def interleaved(calls: dict[str, Callable[[], object]], rounds: int, per_round: int, warmup: int) -> dict:
+    from clf_runtime.timing import summarize, time_calls
+
     for fn in calls.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, fn in calls.items():
-            for _ in range(per_round):
-                start = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - start) * 1000)
-    return {
-        name: {
-            "p50_ms": statistics.median(t),
-            "p95_ms": float(np.percentile(t, 95)),
-            "p99_ms": float(np.percentile(t, 99)),
-            "n": len(t),
-        }
-        for name, t in times.items()
-    }
+            times[name] += time_calls(lambda _, fn=fn: fn(), per_round)
+    out = {}
+    for name, t in times.items():
+        s = summarize(t)
+        out[name] = {"p50_ms": s.p50_ms, "p95_ms": s.p95_ms, "p99_ms": s.p99_ms, "n": s.n}
+    return out
 
 
 def _hwm_mib(pid: int) -> float | None:

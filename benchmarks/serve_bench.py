@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -58,30 +57,23 @@ def long_texts(clf, tokens: int, n: int = 8) -> list[str]:  # type: ignore[no-un
     return out
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def offline(clf, texts: list[str], runs: int, batch_texts: int) -> dict:  # type: ignore[no-untyped-def]
     """TextClassifier.predict in this process: one text at a time, then texts in batches of 32."""
-    for t in texts[:4]:
-        clf.predict([t])
-    times = []
-    for i in range(runs):
-        start = time.perf_counter()
-        clf.predict([texts[i % len(texts)]])
-        times.append(time.perf_counter() - start)
+    from clf_runtime.timing import time_calls
+
+    times = time_calls(lambda i: clf.predict([texts[i % len(texts)]]), runs, warmup=min(4, len(texts)))
     many = [texts[i % len(texts)] for i in range(batch_texts)]
     start = time.perf_counter()
     clf.predict(many, batch_size=32)
-    return {"times": times, "texts": batch_texts, "seconds": time.perf_counter() - start}
+    return {"times_ms": times, "texts": batch_texts, "seconds": time.perf_counter() - start}
 
 
 def offline_summary(runs: list[dict]) -> dict[str, float]:
-    times = [t for r in runs for t in r["times"]]
+    from clf_runtime.timing import percentile
+
+    times = [t for r in runs for t in r["times_ms"]]
     rate = sum(r["texts"] for r in runs) / sum(r["seconds"] for r in runs)
-    return {"p50_ms": 1000 * statistics.median(times), "texts_per_s": rate}
+    return {"p50_ms": percentile(times, 50), "texts_per_s": rate}
 
 
 class Server:
@@ -177,11 +169,13 @@ def load(port: int, texts: list[str], clients: int, duration: float) -> dict:
 
 def summary(runs: list[dict]) -> dict[str, float]:
     """One cell over its rounds: texts/s of all rounds together, p50/p99 of all latencies."""
+    from clf_runtime.timing import percentile
+
     done = [x for r in runs for x in r["latencies"]]
     return {
         "texts_per_s": len(done) / sum(r["seconds"] for r in runs),
-        "p50_ms": 1000 * percentile(done, 0.50),
-        "p99_ms": 1000 * percentile(done, 0.99),
+        "p50_ms": 1000 * percentile(done, 50),
+        "p99_ms": 1000 * percentile(done, 99),
         "requests": len(done),
         "errors": sum(r["errors"] for r in runs),
         "mean_batch": sum(r["inputs"] for r in runs) / max(1.0, sum(r["calls"] for r in runs)),
