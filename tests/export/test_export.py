@@ -179,13 +179,17 @@ def test_static_int8_calibrates(tmp_path: Path, texts) -> None:
         )
     )
     info = json.loads((tmp_path / "art" / "clf.json").read_text())["metrics"]["export"]["quantization"]
-    assert info["mode"] == "static" and info["calibration_samples"] == "20"
+    assert info["mode"] == "static" and info["calibration_samples"] == 20 and info["batch_independent"]
     assert result.checks["int8"].agreement > 0.5
 
 
-def test_static_int8_needs_calibration(tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="--calibration"):
-        export(cfg(tmp_path, tmp_path / "art", quantize="int8-static"))
+def test_default_int8_calibrates_on_the_validation_texts(tmp_path: Path, texts) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    val = write_validation(tmp_path / "val.jsonl", model, texts, "single_label")
+    export(cfg(model, tmp_path / "art", validation=val, calibration_samples=7, max_accuracy_drop=0.5))
+    manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
+    info = manifest["quantization"]["int8"]
+    assert info["mode"] == "static" and info["calibration_samples"] == 7 and info["batch_independent"]
 
 
 def test_not_a_model_folder(tmp_path: Path) -> None:
@@ -268,7 +272,8 @@ def _corrupt_int8_weights(path: Path, where: str) -> None:
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
-    targets = {n.input[1] for n in model.graph.node if n.op_type == "MatMulInteger" and where in n.name}
+    integer = ("MatMulInteger", "MatMulIntegerToFloat")
+    targets = {n.input[1] for n in model.graph.node if n.op_type in integer and where in n.name}
     rng = np.random.default_rng(0)
     for init in model.graph.initializer:
         if init.name in targets:
@@ -301,19 +306,24 @@ def test_int8_search_keeps_the_sensitive_layer_in_fp32(tmp_path: Path, texts, mo
     assert set(info["cost_vs_all_int8"]) == {"bytes", "latency_ms_p50_batch1"}
     assert "kept in fp32: " in result.summary() and "layer.0/" in result.summary()
     clf = TextClassifier.load(tmp_path / "art")
-    assert clf.precision == "int8" and info["mode"] == "dynamic"
+    assert clf.precision == "int8" and info["mode"] == "static"
     assert len(clf.predict(texts[:5])) == 5
 
 
-def test_per_row_int8_is_batch_independent_and_dynamic_is_labelled(tmp_path: Path, texts) -> None:
+@pytest.mark.parametrize("quantize", ["int8", "int8-per-row"])
+def test_default_and_per_row_int8_are_batch_independent(tmp_path: Path, texts, quantize: str) -> None:
     model = make_model(tmp_path / "hf", "bert", "single_label")
-    export(cfg(model, tmp_path / "art", quantize="int8-per-row", max_accuracy_drop=0.5))
+    export(cfg(model, tmp_path / "art", quantize=quantize, max_accuracy_drop=0.5))
     clf = TextClassifier.load(tmp_path / "art", provider="cpu")
     assert clf.precision == "int8" and clf.batch_independent
     one = np.concatenate([clf.logits([t]) for t in texts])
-    for batch_size in (8, 64):
+    for batch_size in (8, 64):  # the bound: scores within 1e-5 whatever the batch
         np.testing.assert_allclose(clf.logits(texts, batch_size=batch_size), one, atol=1e-5, rtol=0)
-    export(cfg(model, tmp_path / "dyn", max_accuracy_drop=0.5))  # the default: dynamic
+
+
+def test_dynamic_int8_is_labelled_batch_dependent(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    export(cfg(model, tmp_path / "dyn", quantize="int8-dynamic", max_accuracy_drop=0.5))
     dyn = TextClassifier.load(tmp_path / "dyn", provider="cpu")
     assert dyn.precision == "int8" and not dyn.batch_independent
     assert (
@@ -342,7 +352,7 @@ def test_cpu_only_variant_and_text_calibration(tmp_path: Path, texts) -> None:
         )
     )
     info = json.loads((tmp_path / "static" / "clf.json").read_text())["metrics"]["export"]["quantization"]
-    assert info["calibration_samples"] == "20"
+    assert info["calibration_samples"] == 20
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     with pytest.raises(InputError, match="no texts"):

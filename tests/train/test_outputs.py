@@ -92,7 +92,7 @@ def test_awkward_texts_round_trip_train_to_export(tiny_models, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     export_metrics = json.loads((art / "clf.json").read_text())["metrics"]["export"]
     assert export_metrics["validation_size"] == 6  # every saved row, none split apart
-    assert export_metrics["quantization"]["calibration_samples"] == "24"
+    assert export_metrics["quantization"]["calibration_samples"] == 24
     # A CSV validation file's multi-label cells are split at the separator training used.
     result = CliRunner().invoke(export_main, [*common, "--quantize", "none", "--validation", str(val)])
     assert result.exit_code == 0, result.output  # the re-run replaces its own previous output

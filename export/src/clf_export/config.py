@@ -13,11 +13,12 @@ from pathlib import Path
 from clf_export.errors import ExportError
 from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 
-#: int8 kinds, by --quantize name: one activation scale per batch tensor (the default: fastest), or
-#: per token row (batch-independent; measured 1.5x the batch-1 latency of dynamic, see README).
-#: The values are the modes `quantize.quantize_int8` implements.
-INT8_MODES = {"int8": "dynamic", "int8-dynamic": "dynamic", "int8-per-row": "per-row"}
-QUANTIZE_CHOICES = ("none", *INT8_MODES, "int8-static", "fp16")
+#: int8 kinds, by --quantize name (the values are the modes `quantize.quantize_int8` implements):
+#: activation scales fixed at export on calibration texts (the default: a text's scores do not
+#: depend on its batch, at dynamic's speed), one scale per batch tensor computed at run time, or
+#: per token row (batch-independent too; measured 1.5x the batch-1 latency of dynamic, see README).
+INT8_MODES = {"int8": "static", "int8-static": "static", "int8-dynamic": "dynamic", "int8-per-row": "per-row"}
+QUANTIZE_CHOICES = ("none", *INT8_MODES, "fp16")
 #: --variants: everything built, or only the variant the CPU runs (a CPU app's smaller artifact).
 VARIANT_CHOICES = ("all", "cpu")
 #: --optimize: ONNX Runtime's transformer fusion levels (O0 = none).
@@ -52,8 +53,6 @@ class ExportConfig:
         """Refuse choices outside the lists above (the CLI's click.Choice does the same)."""
         if self.quantize not in QUANTIZE_CHOICES:
             raise ExportError(f"unknown --quantize {self.quantize!r}; choose one of {QUANTIZE_CHOICES}")
-        if self.quantize == "int8-static" and self.calibration is None:
-            raise ExportError("--quantize int8-static needs --calibration PATH (texts to calibrate on)")
         if self.variants not in VARIANT_CHOICES:
             raise ExportError(f"unknown --variants {self.variants!r}; choose one of {VARIANT_CHOICES}")
 

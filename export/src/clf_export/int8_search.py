@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ import numpy as np
 
 from clf_export import gate, quantize, search
 from clf_export.config import INT8_MODES, ExportConfig
+from clf_export.errors import ExportError
 from clf_export.manifest import VARIANT_FILES, load_probe
 from clf_export.measure import latency_ms
+from clf_runtime import TextClassifier
 from clf_runtime.artifact import Manifest
 
 log = logging.getLogger("clf_export")
@@ -33,6 +36,7 @@ class Int8Build:
     folder: Path
     scratch: Path
     base: Manifest  # the manifest template, for probe manifests
+    calibration: tuple[Any, ...] = ()  # texts to fix static int8 scales on
 
 
 class _Candidates:
@@ -46,6 +50,7 @@ class _Candidates:
         self.fp32 = yardstick.check("fp32", self.fp32_logits)
         texts = yardstick.data.texts
         self.text = texts[0] if texts else "hello"
+        self.feeds = calibration_feeds(fp32, build.calibration) if self.mode == "static" else []
 
     def fp32_problems(self) -> list[str]:
         n = len(self.yardstick.data.texts)
@@ -54,7 +59,13 @@ class _Candidates:
     def evaluate(self, candidate: search.Candidate) -> search.Trial:
         config, dest = self.config, self.build.folder / VARIANT_FILES["int8"]
         info = quantize.quantize_int8(
-            self.build.graph, dest, config.target, candidate.per_channel, self.mode, candidate.fp32_nodes
+            self.build.graph,
+            dest,
+            config.target,
+            candidate.per_channel,
+            self.mode,
+            candidate.fp32_nodes,
+            self.feeds,
         )
         clf = load_probe(self.build.base, self.build.folder, self.build.scratch, "int8")
         logits = clf.logits(self.yardstick.data.texts)
@@ -66,6 +77,20 @@ class _Candidates:
         log.info("int8 candidate %s: %s", candidate.label, problem or "passes")
         details = {"info": info, "check": check}
         return search.Trial(candidate, problem, error, dest.stat().st_size, latency, details)
+
+
+#: Calibration texts per padded batch: sorted by length first, so batches pad little (and padded
+#: positions are left out of the ranges anyway).
+CALIBRATION_BATCH = 16
+
+
+def calibration_feeds(clf: TextClassifier, texts: Sequence[Any]) -> list[dict[str, np.ndarray]]:
+    """Model-input batches to fix static int8 scales on, tokenized as the runtime does."""
+    if not texts:
+        raise ExportError("static int8 needs texts to calibrate on: pass --calibration or --validation")
+    ordered = sorted(texts, key=lambda t: len(t) if isinstance(t, str) else len(t[0]) + len(t[1]))
+    step = CALIBRATION_BATCH
+    return [clf.model_inputs(ordered[i : i + step]) for i in range(0, len(ordered), step)]
 
 
 def build_int8(

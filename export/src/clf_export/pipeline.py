@@ -22,7 +22,7 @@ from clf_export.calibration import load_calibration
 from clf_export.config import INT8_MODES, QUANTIZE_CHOICES, VARIANT_CHOICES, ExportConfig
 from clf_export.int8_search import Int8Build, build_int8
 from clf_export.manifest import VARIANT_FILES
-from clf_export.onnx_export import GRAPH_NAME, export_onnx, graph_inputs
+from clf_export.onnx_export import export_onnx, graph_inputs
 from clf_export.optimize import optimize
 from clf_export.source import read_source
 from clf_export.tokenizer import save_tokenizer
@@ -149,8 +149,6 @@ class ExportRecipe:
         kind, folder = self.config.quantize, built.folder
         if kind in INT8_MODES:
             built.quantization, built.checks = self._int8(built, yardstick)
-        elif kind == "int8-static":
-            built.quantization = self._int8_static(built)
         elif kind == "fp16":
             dest = folder / VARIANT_FILES["fp16"]
             built.quantization = quantize.convert_fp16(folder / VARIANT_FILES["fp32"], dest)
@@ -162,15 +160,10 @@ class ExportRecipe:
         if INT8_MODES[self.config.quantize] == "per-row":
             work = built.scratch
             graph = optimize(work / "raw", work / "opt-rows", self.config.optimize, separate_qkv=True)
-        where = Int8Build(graph, built.folder, built.scratch, built.base)
+        texts = self.calibration or self.data.texts[: self.config.calibration_samples]
+        where = Int8Build(graph, built.folder, built.scratch, built.base, tuple(texts))
         # The search has always judged on uncalibrated scores (its checks carry no ECE); kept as is.
         return build_int8(self.config, where, replace(yardstick, calibration=None))
-
-    def _int8_static(self, built: _Built) -> dict[str, Any]:
-        fp32 = manifest.load_probe(built.base, built.folder, built.scratch, "fp32")
-        feeds = [fp32.model_inputs([text]) for text in self.calibration or []]
-        raw, dest = built.scratch / "raw" / GRAPH_NAME, built.folder / VARIANT_FILES["int8"]
-        return quantize.quantize_int8_static(raw, dest, feeds, self.config.per_channel, len(feeds))
 
     def gate(self, built: _Built, yardstick: gate.Yardstick) -> None:
         """Check every variant the CPU can run; a failure stops here (unless --force)."""

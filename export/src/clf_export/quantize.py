@@ -1,6 +1,11 @@
 """Quantization of an optimized ONNX graph: int8 (dynamic, per-row, static) and fp16.
 
-int8 comes in two kinds, both with weights quantized ahead of time:
+int8 comes in three kinds, all with weights quantized ahead of time:
+
+- "static" (`--quantize int8`, the default, or `int8-static`): the dynamic graph below with each
+  activation's scale fixed at export from calibration texts (clf_export.static_scales). A text's
+  scores do not depend on its batch, and it runs the same int8 kernels as dynamic (measured within
+  a few percent of dynamic's batch-1 latency and throughput; see README).
 
 - "per-row" (`--quantize int8-per-row`): each token row of each activation gets its own int8 scale
   (symmetric, computed at run time from that row alone). A text's scores therefore do not depend
@@ -8,8 +13,8 @@ int8 comes in two kinds, both with weights quantized ahead of time:
   which uses one scale for the whole batch tensor. The query/key/value projections are kept as
   separate MatMuls (MultiHeadAttention fusion instead of the packed Attention op) so that they are
   quantized the same way; ONNX Runtime's fused QAttention only takes one scale per tensor.
-- "dynamic" (`--quantize int8`, the default): onnxruntime's `quantize_dynamic`, one activation
-  scale per batch tensor. Faster at batch 1 (per-row adds ~15 small nodes per quantized input).
+- "dynamic" (`--quantize int8-dynamic`): onnxruntime's `quantize_dynamic`, one activation scale
+  per batch tensor computed at run time, so a text's scores move a little with its batch-mates.
 
 Why not `ORTQuantizer.quantize` on the fused graph: on an O2-fused graph it fails with
 "Unable to find data type for weight_name=..." (the fused nodes' outputs have no type info).
@@ -19,11 +24,11 @@ instruction-set-specific settings from Optimum's AutoQuantizationConfig and appl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clf_export import quiet
+from clf_export import quiet, static_scales
 from clf_export.errors import ExportError
 from clf_export.targets import resolve_target
 
@@ -42,7 +47,7 @@ def quantization_settings(target: str, per_channel: bool) -> dict[str, Any]:
     }
 
 
-INT8_MODES = ("per-row", "dynamic")
+INT8_MODES = ("static", "per-row", "dynamic")
 
 
 def weight_nodes(model_path: Path) -> list[str]:
@@ -67,10 +72,13 @@ def quantize_int8(
     per_channel: bool,
     mode: str = "dynamic",
     exclude: Iterable[str] = (),
+    calibration: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """int8 weights ahead of time; activations per token row ("per-row") or per batch ("dynamic").
+    """int8 weights ahead of time; activations with scales fixed at export ("static"), per token
+    row ("per-row") or per batch ("dynamic").
 
     exclude: node names to leave in fp32 (the fallback search's mixed precision).
+    calibration: "static" only: padded model-input batches to measure activation ranges on.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -83,10 +91,11 @@ def quantize_int8(
     # Per-row quantizes only weight MatMuls (and embedding tables): its rewrite below is valid
     # where the quantized activation is the MatMul's left input, one scale per row of it.
     only = [n for n in weight_nodes(src) if n not in excluded] if mode == "per-row" else None
+    dynamic = dest.with_suffix(".dynamic.onnx") if mode == "static" else dest
     with quiet.quantizer():
         quantize_dynamic(
             model_input=src,
-            model_output=dest,
+            model_output=dynamic,
             op_types_to_quantize=["MatMul", "Gather"] if mode == "per-row" else settings["op_types"],
             nodes_to_quantize=only,
             nodes_to_exclude=excluded,
@@ -95,13 +104,20 @@ def quantize_int8(
             weight_type=weight_type,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
-    batch_independent = _per_row(dest) if mode == "per-row" else False
+    extra: dict[str, Any] = {}
+    if mode == "static":
+        ranges = static_scales.activation_ranges(dynamic, calibration)
+        static_scales.fix_scales(dynamic, dest, ranges)
+        dynamic.unlink()
+        extra["calibration_samples"] = sum(len(next(iter(feed.values()))) for feed in calibration)
+    batch_independent = _per_row(dest) if mode == "per-row" else mode == "static"
     return {
         **{k: str(v) for k, v in settings.items()},
         "weight_type": weight_type.name,
         "mode": mode,
         "batch_independent": batch_independent,
         "fp32_nodes": excluded,
+        **extra,
     }
 
 
@@ -199,58 +215,6 @@ def _unfusable_scales(graph: Any, nodes: list[Any]) -> None:
     unused = [init for init in graph.initializer if init.name not in used]
     for init in unused:  # the weight scales now read through their reciprocals
         graph.initializer.remove(init)
-
-
-def quantize_int8_static(
-    src: Path, dest: Path, feeds: Iterable[dict[str, Any]], per_channel: bool, samples: int
-) -> dict[str, Any]:
-    """Static int8 (QDQ): activation ranges calibrated on `feeds` (one dict of arrays per sample).
-
-    `src` must be the unfused export: the QDQ quantizer needs every tensor's type, which fused
-    contrib ops do not carry. ONNX Runtime fuses the QDQ graph itself when it loads it.
-    """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(feeds)
-
-        def get_next(self) -> dict[str, Any] | None:
-            return next(self._it, None)
-
-    import onnx
-
-    # ONNX shape inference gives every tensor a type. (onnxruntime's quant_pre_process does the
-    # same but leaves temporary files in the current folder.)
-    prepared = dest.with_suffix(".prep.onnx")
-    onnx.shape_inference.infer_shapes_path(str(src), str(prepared))
-    with quiet.quantizer():
-        quantize_static(
-            model_input=prepared,
-            model_output=dest,
-            calibration_data_reader=Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=per_channel,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            op_types_to_quantize=["MatMul", "Gemm"],
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    prepared.unlink()
-    return {
-        "mode": "static",
-        "batch_independent": True,  # fixed activation scales
-        "format": "QDQ",
-        "calibration_samples": str(samples),
-        "per_channel": str(per_channel),
-    }
 
 
 def convert_fp16(src: Path, dest: Path) -> dict[str, Any]:
