@@ -357,3 +357,19 @@ def test_cpu_only_variant_and_text_calibration(tmp_path: Path, texts) -> None:
     empty.write_text("\n")
     with pytest.raises(InputError, match="no texts"):
         export(cfg(model, tmp_path / "x", quantize="int8-static", calibration=empty))
+
+
+def test_coreml_variant_is_the_unfused_fp32_graph(tmp_path: Path, texts) -> None:
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    export(cfg(model, tmp_path / "art", variants="coreml", max_accuracy_drop=0.5))
+    manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
+    assert manifest["provider_variants"] == {"cpu": "int8", "cuda": "fp32", "coreml": "fp32-unfused"}
+    assert (tmp_path / "art" / "model.unfused.onnx").is_file()
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "art" / "model.unfused.onnx")).graph.node}
+    assert not ops & {"Attention", "SkipLayerNormalization", "BiasGelu", "EmbedLayerNormalization"}
+    fused = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32")
+    unfused = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32-unfused")
+    # Same model, other kernels: within the gate's fp32 tolerance of each other.
+    np.testing.assert_allclose(unfused.logits(texts), fused.logits(texts), atol=1e-4, rtol=0)

@@ -21,16 +21,18 @@ DEFAULTS = ExportConfig()  # every option's default comes from the config datacl
     type=click.Choice(QUANTIZE_CHOICES),
     default=DEFAULTS.quantize,
     show_default=True,
-    help="int8 (= int8-dynamic): one activation scale per batch (onnxruntime's quantize_dynamic), "
-    "fastest; int8-per-row: one scale per token row, a text's scores do not depend on its "
-    "batch-mates (slower at batch 1).",
+    help="int8 (= int8-static): activation scales fixed at export on calibration texts "
+    "(--calibration, else the validation texts), so a text's scores do not depend on its "
+    "batch-mates; int8-dynamic: one scale per batch computed at run time (onnxruntime's "
+    "quantize_dynamic); int8-per-row: one scale per token row (batch-independent, slower).",
 )
 @click.option(
     "--variants",
     type=click.Choice(VARIANT_CHOICES),
     default=DEFAULTS.variants,
     show_default=True,
-    help="cpu: write only the variant the CPU runs (int8), for apps that run on CPU only.",
+    help="cpu: write only the variant the CPU runs (int8), for apps that run on CPU only; "
+    "coreml: also write an unfused fp32 graph for the CoreML provider (not measured on a Mac yet).",
 )
 @click.option(
     "--search-budget",
@@ -60,13 +62,15 @@ DEFAULTS = ExportConfig()  # every option's default comes from the config datacl
     "--calibration",
     type=click.Path(path_type=Path),
     default=DEFAULTS.calibration,
-    help="Texts for int8-static: a .txt file (one text per line) or CSV/TSV/JSONL with a text column.",
+    help="Texts to fix int8 activation scales on (default: the validation texts): a .txt file "
+    "(one text per line) or CSV/TSV/JSONL with a text column.",
 )
 @click.option(
     "--calibration-samples",
     type=click.IntRange(min=1),
     default=DEFAULTS.calibration_samples,
     show_default=True,
+    help="Calibrate on at most this many texts.",
 )
 @click.option(
     "--validation",

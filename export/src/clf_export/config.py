@@ -19,8 +19,9 @@ from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 #: per token row (batch-independent too; measured 1.5x the batch-1 latency of dynamic, see README).
 INT8_MODES = {"int8": "static", "int8-static": "static", "int8-dynamic": "dynamic", "int8-per-row": "per-row"}
 QUANTIZE_CHOICES = ("none", *INT8_MODES, "fp16")
-#: --variants: everything built, or only the variant the CPU runs (a CPU app's smaller artifact).
-VARIANT_CHOICES = ("all", "cpu")
+#: --variants: everything built; only the variant the CPU runs (a CPU app's smaller artifact); or
+#: everything plus an unfused fp32 graph that the CoreML provider runs (it lacks the fused ops).
+VARIANT_CHOICES = ("all", "cpu", "coreml")
 #: --optimize: ONNX Runtime's transformer fusion levels (O0 = none).
 OPT_LEVELS = ("O0", "O1", "O2", "O3")
 #: --target: the instruction sets int8 kernels are tuned for (auto: this machine's, clf_export.targets).

@@ -19,7 +19,12 @@ from clf_runtime import TextClassifier, __version__
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
 
 #: The file each precision's graph has in the artifact folder.
-VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+VARIANT_FILES = {
+    "fp32": "model.onnx",
+    "int8": "model.int8.onnx",
+    "fp16": "model.fp16.onnx",
+    "fp32-unfused": "model.unfused.onnx",  # --variants coreml
+}
 
 
 def variant(precision: str) -> Variant:
@@ -84,6 +89,8 @@ def write_final(
     """Write the artifact's clf.json (the one time it is written); with `cpu_only`, first delete
     the graphs the CPU does not run (--variants cpu: what a CPU app ships)."""
     pick = provider_variants(variants[-1].precision)
+    if any(v.precision == "fp32-unfused" for v in variants):
+        pick["coreml"] = "fp32-unfused"  # CoreML has no kernels for the fused contrib ops
     if cpu_only:
         keep = variant(pick["cpu"])
         for v in variants:

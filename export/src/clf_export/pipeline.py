@@ -22,7 +22,7 @@ from clf_export.calibration import load_calibration
 from clf_export.config import INT8_MODES, QUANTIZE_CHOICES, VARIANT_CHOICES, ExportConfig
 from clf_export.int8_search import Int8Build, build_int8
 from clf_export.manifest import VARIANT_FILES
-from clf_export.onnx_export import export_onnx, graph_inputs
+from clf_export.onnx_export import GRAPH_NAME, export_onnx, graph_inputs
 from clf_export.optimize import optimize
 from clf_export.source import read_source
 from clf_export.tokenizer import save_tokenizer
@@ -135,7 +135,12 @@ class ExportRecipe:
         shutil.copyfile(optimized, folder / fp32.file)
         save_tokenizer(self.src.path, self.src.max_length, folder / TOKENIZER_NAME)
         base = manifest.template(self.src, graph_inputs(folder / fp32.file))
-        return _Built(folder, work, base, variants=[fp32])
+        variants = [fp32]
+        if self.config.variants == "coreml":
+            unfused = manifest.variant("fp32-unfused")
+            shutil.copyfile(work / "raw" / GRAPH_NAME, folder / unfused.file)
+            variants.append(unfused)
+        return _Built(folder, work, base, variants=variants)
 
     def reference(self) -> gate.Yardstick:
         """PyTorch's logits on the validation texts: what every variant is checked against."""

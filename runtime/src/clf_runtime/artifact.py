@@ -5,7 +5,7 @@ An artifact is a folder:
     clf.json          the manifest (this module defines it)
     tokenizer.json    a Hugging Face `tokenizers` file, the one used in training
     model.onnx        fp32 graph
-    model.int8.onnx   optional precision variants (int8, fp16)
+    model.int8.onnx   optional precision variants (int8, fp16, an unfused fp32 graph for CoreML)
 
 `clf-export` writes it with `write_manifest`; the runtime reads it with `load_manifest` and
 `verify_files`, and reads nothing else. Loading checks the format version and each file's size and
@@ -32,7 +32,9 @@ MANIFEST_NAME = "clf.json"
 TOKENIZER_NAME = "tokenizer.json"
 TASKS = ("single_label", "multi_label", "regression")
 PROVIDERS = ("cpu", "cuda", "coreml")
-PRECISIONS = ("fp32", "fp16", "int8")
+#: fp32-unfused: the fp32 graph without ONNX Runtime's transformer fusions (contrib ops that CoreML
+#: cannot run), written by `clf-export --variants coreml` for the CoreML provider.
+PRECISIONS = ("fp32", "fp16", "int8", "fp32-unfused")
 
 
 @dataclass(frozen=True)
