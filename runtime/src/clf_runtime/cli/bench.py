@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from clf_runtime import providers
+from clf_runtime.artifact import PRECISIONS
 from clf_runtime.cli import model_option, user_errors
 from clf_runtime.defaults import default_model_dir
 
@@ -67,7 +68,7 @@ def render(results: list[dict]) -> str:
 @click.option("--all-providers", is_flag=True, help="Benchmark every available provider.")
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "int8", "fp16"]),
+    type=click.Choice(PRECISIONS),
     default=None,
     help="Override the variant the manifest picks for each provider.",
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from clf_runtime import providers
+from clf_runtime.artifact import PRECISIONS
 from clf_runtime.cli import model_option, user_errors
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.serve.config import ServeConfig
@@ -68,7 +69,7 @@ D = ServeConfig(model=Path("."))  # the defaults shown by --help
 @click.option("--provider", type=click.Choice(providers.CHOICES), default=D.provider, show_default=True)
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "int8", "fp16"]),
+    type=click.Choice(PRECISIONS),
     default=None,
     help="Override the variant the manifest picks for the provider.",
 )
