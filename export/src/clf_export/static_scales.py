@@ -69,8 +69,9 @@ def activation_ranges(
 
 
 def _unpadded(value: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """The entries of a (batch, tokens, ...) activation at real (unmasked) tokens."""
-    if mask is None or value.ndim < 2 or value.shape[:2] != mask.shape:
+    """The entries of a (batch, tokens, features) activation at real (unmasked) tokens; other
+    shapes (e.g. the pooler's (batch, features)) whole."""
+    if mask is None or value.ndim != 3 or value.shape[:2] != mask.shape:
         return value
     return value[mask.astype(bool)]
 
