@@ -13,6 +13,7 @@ import torch
 from clf_runtime.errors import InputError
 from clf_train import TrainConfig, train
 from clf_train.data import Split, TaskData
+from clf_train.metrics import headline
 from clf_train.model import add_lora, count_parameters, load_model, merge_lora
 from clf_train.objective import loss, loss_weights
 from clf_train.sample_data import SUPPORT_MULTILABEL, SUPPORT_PAIRS, SUPPORT_TRAIN
@@ -34,27 +35,35 @@ def config(model: Path, out: Path, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
-@pytest.mark.parametrize(
-    ("arch", "kw"),
-    [
-        ("bert", {"data": SUPPORT_TRAIN}),
-        ("distilbert", {"data": SUPPORT_MULTILABEL}),
-        (
-            "roberta",
-            {
-                "data": SUPPORT_PAIRS,
-                "text_column": "sentence1",
-                "text_pair_column": "sentence2",
-                "label_column": "score",
-            },
-        ),
-    ],
-)
-def test_each_task_learns(tiny_models, tmp_path: Path, arch: str, kw) -> None:
+# Measured with these settings (seed 1, 24 steps; tiny random models learn little that fast):
+# bert single-label loss 1.547 -> 1.514 (means of the first and last 4 steps), validation accuracy 0.35
+# (chance 0.25); distilbert multi-label 0.933 -> 0.879, tuned micro-F1 0.628; roberta regression
+# (MSE) 6.53 -> 2.62, Pearson 0.117. The bounds leave room for other torch builds.
+LEARNS = [
+    ("bert", {"data": SUPPORT_TRAIN}, 0.99, "accuracy", 0.30),
+    ("distilbert", {"data": SUPPORT_MULTILABEL}, 0.97, "f1_micro", 0.55),
+    (
+        "roberta",
+        {
+            "data": SUPPORT_PAIRS,
+            "text_column": "sentence1",
+            "text_pair_column": "sentence2",
+            "label_column": "score",
+        },
+        0.6,
+        "pearson",
+        0.05,
+    ),
+]
+
+
+@pytest.mark.parametrize(("arch", "kw", "loss_ratio", "metric", "floor"), LEARNS)
+def test_each_task_learns(tiny_models, tmp_path: Path, arch: str, kw, loss_ratio, metric, floor) -> None:
     result = train(config(tiny_models[arch], tmp_path / "out", **kw))
     losses = result.loss_history
-    assert losses and len(losses) >= 10
-    assert np.mean(losses[-4:]) < np.mean(losses[:4]), losses
+    assert losses and len(losses) == 24
+    assert np.mean(losses[-4:]) <= loss_ratio * np.mean(losses[:4]), losses
+    assert headline(result.metrics)[metric] >= floor, result.metrics
     out = tmp_path / "out"
     for name in (
         "config.json",
@@ -93,7 +102,7 @@ def test_output_loads_with_transformers_and_predicts(tiny_models, tmp_path: Path
 
 def test_multi_label_predicts_several_label_sets(tiny_models, tmp_path: Path) -> None:
     result = train(config(tiny_models["bert"], tmp_path / "out", data=SUPPORT_MULTILABEL, max_steps=60))
-    assert result.metrics["tuned"]["distinct_predicted_label_sets"] > 1
+    assert result.metrics["tuned"]["distinct_predicted_label_sets"] >= 3  # measured 4 (of 16 possible)
     assert result.thresholds is not None and len(result.thresholds) == 4
 
 
