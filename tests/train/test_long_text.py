@@ -141,9 +141,9 @@ def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
 
     monkeypatch.setattr(calibrate, "MIN_ROWS", 0)
     from clf_export import ExportConfig, export
-    from clf_export.gate import torch_logits
     from clf_runtime import TextClassifier
     from clf_runtime.long_text import LongText
+    from clf_train.reference import folder_logits
 
     train_csv = long_data(tmp_path / "train.csv", 24, 0)
     val_csv = long_data(tmp_path / "val.jsonl.csv", 10, 1)
@@ -155,10 +155,10 @@ def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
     assert result.checks["fp32"].max_abs_diff < 1e-4  # the gate ran PyTorch on the same windows
     assert result.checks["fp32"].ece is not None
     texts = [line.split(",")[0] for line in val_csv.read_text().splitlines()[1:]]
-    reference = torch_logits(tmp_path / "hf", texts, 16, long_text=manifest.long_text)
+    reference = folder_logits(tmp_path / "hf", texts, 16, long_text=manifest.long_text)
     fp32 = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32")
     np.testing.assert_allclose(fp32.logits(texts), reference, atol=1e-4, rtol=0)
-    truncated = torch_logits(tmp_path / "hf", texts, 16)
+    truncated = folder_logits(tmp_path / "hf", texts, 16)
     assert np.abs(reference - truncated).max() > 1e-3  # the windows did change something
 
 
