@@ -152,7 +152,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
     if not trainer.is_world_process_zero():
         return None  # under torchrun/accelerate every rank trains; rank 0 evaluates and writes
     facts = run_facts(trainer, seconds, model)  # parameters as trained (LoRA: before merging)
-    with output_folder(config.output, OUTPUT_TOOL, config.overwrite, run_inputs(config)) as tmp:
+    with output_folder(Path(config.output), OUTPUT_TOOL, config.overwrite, run_inputs(config)) as tmp:
         if config.method == "lora":
             outputs.write_adapter(tmp, trainer.model)
         model, logits = evaluation.merged_model(trainer.model, tokenizer, data, config)
