@@ -95,30 +95,35 @@ def cfg(model: Path, out: Path, data: Path, validation: Path, **kw) -> TrainConf
 
 def test_windows_training_end_to_end(tiny_models, tmp_path: Path, monkeypatch) -> None:
     import clf_train.calibrate as calibrate
-    import clf_train.training as training
+    from clf_train.data import load_task_data
+    from clf_train.model import load_model
+    from clf_train.objective import EncodedSplit
+    from clf_train.reference import forward_inputs
 
     monkeypatch.setattr(calibrate, "MIN_ROWS", 0)  # 12 validation texts: fit anyway, to test the path
 
     train_csv = long_data(tmp_path / "train.csv", 40, 0)
     val_csv = long_data(tmp_path / "val.csv", 12, 1)
-    sizes = {}
-    real = training._make_trainer
+    config = cfg(tiny_models["bert"], tmp_path / "out", train_csv, val_csv)
+    data = load_task_data(train_csv, val_csv, "text", "label", None, "auto", ";", 0.1, 0)
+    model, tok = load_model(config.model, data.task, data.label_names)
+    windows = [
+        EncodedSplit(split, tok, data.task, data.label_names, 16, forward_inputs(model), config.long_text)
+        for split in (data.train, data.validation)
+    ]
+    # Every window of a long text is a training row (at most 4 per text); texts are told apart by starts.
+    assert 40 < len(windows[0]) <= 40 * 4 and 12 < len(windows[1]) <= 12 * 4
+    assert len(windows[1].starts) == 12 + 1
 
-    def spy(*args, **kwargs):
-        trainer = real(*args, **kwargs)
-        sizes["train"], sizes["eval"] = len(trainer.train_dataset), len(trainer.eval_dataset)
-        return trainer
-
-    monkeypatch.setattr(training, "_make_trainer", spy)
-    result = train(cfg(tiny_models["bert"], tmp_path / "out", train_csv, val_csv))
-    # Every window of a long text is a training row; evaluation still counts texts.
-    assert 40 < sizes["train"] <= 40 * 4 and 12 < sizes["eval"] <= 12 * 4
+    result = train(config)
+    assert len(result.validation_logits) == 12  # evaluation still counts texts
     assert result.metrics["accuracy"] * 12 == pytest.approx(round(result.metrics["accuracy"] * 12))
     out = tmp_path / "out"
     meta = json.loads((out / "clf_train.json").read_text())
     resolved = {"strategy": "windows", "stride": 2, "max_windows": 4, "aggregate": "mean", "head": 3}
     assert meta["long_text"] == resolved
-    assert meta["calibration"]["method"] == "temperature" and meta["calibration"]["temperature"] > 0
+    assert meta["calibration"]["method"] == "temperature"
+    assert 0.25 <= meta["calibration"]["temperature"] <= 4.0  # the fit's bounds (clf_train.calibrate)
     metrics = json.loads((out / "metrics.json").read_text())
     cal = metrics["calibration"]["validation"]
     assert {"ece_before", "ece_after", "coverage"} <= set(cal)
@@ -138,7 +143,7 @@ def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
     from clf_export import ExportConfig, export
     from clf_runtime import TextClassifier
     from clf_runtime.long_text import LongText
-    from clf_train.reference import folder_logits as torch_logits
+    from clf_train.reference import folder_logits
 
     train_csv = long_data(tmp_path / "train.csv", 24, 0)
     val_csv = long_data(tmp_path / "val.jsonl.csv", 10, 1)
@@ -150,10 +155,10 @@ def test_windowed_model_exports_and_runtime_agrees_with_pytorch(
     assert result.checks["fp32"].max_abs_diff < 1e-4  # the gate ran PyTorch on the same windows
     assert result.checks["fp32"].ece is not None
     texts = [line.split(",")[0] for line in val_csv.read_text().splitlines()[1:]]
-    reference = torch_logits(tmp_path / "hf", texts, 16, long_text=manifest.long_text)
+    reference = folder_logits(tmp_path / "hf", texts, 16, long_text=manifest.long_text)
     fp32 = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32")
     np.testing.assert_allclose(fp32.logits(texts), reference, atol=1e-4, rtol=0)
-    truncated = torch_logits(tmp_path / "hf", texts, 16)
+    truncated = folder_logits(tmp_path / "hf", texts, 16)
     assert np.abs(reference - truncated).max() > 1e-3  # the windows did change something
 
 
@@ -182,9 +187,9 @@ def test_windows_equal_truncate_on_short_training_texts(tiny_models) -> None:
     from clf_runtime.long_text import LongText
     from clf_train.data import Split, load_task_data
     from clf_train.model import load_model
-    from clf_train.reference import forward_inputs
+    from clf_train.objective import EncodedSplit
+    from clf_train.reference import forward_inputs, logits
     from clf_train.sample_data import SUPPORT_TRAIN
-    from clf_train.training import EncodedSplit, predict_logits
 
     data = load_task_data(SUPPORT_TRAIN, None, "text", "label", None, "auto", ";", 0.1, 0)
     model, tok = load_model(str(tiny_models["bert"]), data.task, data.label_names)
@@ -197,8 +202,8 @@ def test_windows_equal_truncate_on_short_training_texts(tiny_models) -> None:
     assert windows.starts is None and windows.features == plain.features
     np.testing.assert_array_equal(windows.labels, plain.labels)
     np.testing.assert_allclose(
-        predict_logits(model, tok, short, 64, long_text=LongText("windows")),
-        predict_logits(model, tok, short, 64),
+        logits(model, tok, short.texts, max_length=64, long_text=LongText("windows")),
+        logits(model, tok, short.texts, max_length=64),
         atol=1e-5,
     )
 

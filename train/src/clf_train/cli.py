@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,17 +17,17 @@ import click
 from clf_runtime.cli.guard import command_errors
 from clf_runtime.defaults import TRAINED_DIR
 from clf_runtime.errors import InputError
-from clf_train.config import AUTO, DEFAULT_MODEL, METHODS, REPORT_TO, TASK_CHOICES, TrainConfig
+from clf_train import quiet
+from clf_train.config import (
+    AUTO,
+    METHODS,
+    MIN_MAX_LENGTH,
+    REPORT_TO,
+    TASK_CHOICES,
+    TrainConfig,
+)
 
 DEFAULTS = TrainConfig()
-
-
-def _quiet() -> None:
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|accelerate).*")
-    logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -45,89 +43,103 @@ def save_errors() -> Iterator[None]:
         raise InputError(f"cannot save the model: {exc}; free disk space or choose another --output") from exc
 
 
+# Options shared by training and compare: where the data is, what its columns mean, how to train.
+# Defaults come from TrainConfig (DEFAULTS) wherever the CLI and the dataclass mean the same value.
+DATA_OPTIONS = [
+    click.option(
+        "--data",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="CSV, TSV, JSONL or Parquet. Default: the shipped sample data.",
+    ),
+    click.option(
+        "--validation",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Validation file. Default: a stratified split of --data.",
+    ),
+    click.option(
+        "--validation-split",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=DEFAULTS.validation_split,
+        show_default=True,
+    ),
+    click.option("--text-column", default=DEFAULTS.text_column, show_default=True),
+    click.option("--text-pair-column", default=None, help="Second text of sentence pairs."),
+    click.option("--label-column", default=DEFAULTS.label_column, show_default=True),
+    click.option(
+        "--label-separator",
+        default=DEFAULTS.label_separator,
+        show_default=True,
+        help="Separates labels of multi-label rows.",
+    ),
+    click.option("--task", type=click.Choice(TASK_CHOICES), default=DEFAULTS.task, show_default=True),
+    click.option(
+        "--model",
+        default=DEFAULTS.model,
+        show_default=True,
+        help="Base encoder: a local folder or a model id.",
+    ),
+    click.option(
+        "--max-length",
+        type=click.IntRange(min=MIN_MAX_LENGTH),
+        default=DEFAULTS.max_length,
+        show_default=True,
+    ),
+    click.option(
+        "--epochs",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Default 5 (10 for multi-label), with early stopping.",
+    ),
+    click.option(
+        "--learning-rate",
+        "--lr",
+        type=float,
+        default=None,
+        help="Default: LoRA 2e-3 (1e-3 multi-label), full 2e-4.",
+    ),
+    click.option("--head-learning-rate", type=float, default=None),
+    click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True),
+    click.option(
+        "--warmup-ratio", type=click.FloatRange(0, 1), default=DEFAULTS.warmup_ratio, show_default=True
+    ),
+    click.option(
+        "--weight-decay", type=click.FloatRange(min=0), default=DEFAULTS.weight_decay, show_default=True
+    ),
+    click.option(
+        "--patience",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Epochs without improvement before stopping (default 2; 3 for multi-label); 0: never.",
+    ),
+    click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True),
+    click.option(
+        "--class-weights", type=click.Choice(["none", "balanced"]), default="none", show_default=True
+    ),
+    click.option("--lora-r", type=click.IntRange(min=1), default=DEFAULTS.lora_r, show_default=True),
+    click.option("--lora-alpha", type=click.IntRange(min=1), default=DEFAULTS.lora_alpha, show_default=True),
+    click.option(
+        "--lora-dropout", type=click.FloatRange(0, 1), default=DEFAULTS.lora_dropout, show_default=True
+    ),
+    click.option(
+        "--lora-targets", default=None, help="Comma-separated module names (default: every linear layer)."
+    ),
+    click.option(
+        "--report-to",
+        type=click.Choice(REPORT_TO),
+        multiple=True,
+        help="Also log to an experiment tracker (the Trainer's own integration; install it first).",
+    ),
+    click.option("--max-steps", type=int, default=DEFAULTS.max_steps, hidden=True),
+]
+
+
 def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by training and compare: where the data is and what its columns mean."""
-    options = [
-        click.option(
-            "--data",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="CSV, TSV, JSONL or Parquet. Default: the shipped sample data.",
-        ),
-        click.option(
-            "--validation",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Validation file. Default: a stratified split of --data.",
-        ),
-        click.option(
-            "--validation-split",
-            type=click.FloatRange(0, 1, min_open=True, max_open=True),
-            default=0.1,
-            show_default=True,
-        ),
-        click.option("--text-column", default="text", show_default=True),
-        click.option("--text-pair-column", default=None, help="Second text of sentence pairs."),
-        click.option("--label-column", default="label", show_default=True),
-        click.option(
-            "--label-separator", default=";", show_default=True, help="Separates labels of multi-label rows."
-        ),
-        click.option("--task", type=click.Choice(TASK_CHOICES), default="auto", show_default=True),
-        click.option(
-            "--model",
-            default=DEFAULT_MODEL,
-            show_default=True,
-            help="Base encoder: a local folder or a model id.",
-        ),
-        click.option(
-            "--max-length", type=click.IntRange(min=8), default=DEFAULTS.max_length, show_default=True
-        ),
-        click.option(
-            "--epochs",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            help="Default 5 (10 for multi-label), with early stopping.",
-        ),
-        click.option(
-            "--learning-rate",
-            "--lr",
-            type=float,
-            default=None,
-            help="Default: LoRA 2e-3 (1e-3 multi-label), full 2e-4.",
-        ),
-        click.option("--head-learning-rate", type=float, default=None),
-        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
-        click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.06, show_default=True),
-        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True),
-        click.option(
-            "--patience",
-            type=click.IntRange(min=0),
-            default=None,
-            help="Epochs without improvement before stopping (default 2; 3 for multi-label); 0: never.",
-        ),
-        click.option("--seed", type=int, default=42, show_default=True),
-        click.option(
-            "--class-weights", type=click.Choice(["none", "balanced"]), default="none", show_default=True
-        ),
-        click.option("--lora-r", type=click.IntRange(min=1), default=DEFAULTS.lora_r, show_default=True),
-        click.option(
-            "--lora-alpha", type=click.IntRange(min=1), default=DEFAULTS.lora_alpha, show_default=True
-        ),
-        click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.1, show_default=True),
-        click.option(
-            "--lora-targets", default=None, help="Comma-separated module names (default: every linear layer)."
-        ),
-        click.option(
-            "--report-to",
-            type=click.Choice(REPORT_TO),
-            multiple=True,
-            help="Also log to an experiment tracker (the Trainer's own integration; install it first).",
-        ),
-        click.option("--max-steps", type=int, default=-1, hidden=True),
-    ]
+    """Apply DATA_OPTIONS and the long-text options (clf_train.long_text) to a command."""
     from clf_train import long_text
 
-    return long_text.options(functools.reduce(lambda acc, opt: opt(acc), reversed(options), f))
+    return long_text.options(functools.reduce(lambda acc, opt: opt(acc), reversed(DATA_OPTIONS), f))
 
 
 overwrite_option = click.option(
@@ -190,7 +202,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    _quiet()
+    quiet.command()
     with command_errors(), save_errors():
         from clf_train.training import train
 
@@ -208,7 +220,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
 @overwrite_option
 def compare(**kw: Any) -> None:
     """Train the same data with no fine-tuning, full fine-tuning and LoRA; write compare.md."""
-    _quiet()
+    quiet.command()
     with command_errors(), save_errors():
         from clf_train.compare import compare_methods
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from clf_runtime.outdir import check_output, output_folder
 from clf_train import metrics as M
+from clf_train import report
 from clf_train.config import TrainConfig
 from clf_train.model import count_parameters, load_model
-from clf_train.report import _table
-from clf_train.training import load_data, predict_logits, run_inputs, train
+from clf_train.reference import logits as reference_logits
+from clf_train.training import load_data, run_inputs, train
 
 OUTPUT_TOOL = "clf-train compare"
 COLUMNS = ["method", "accuracy", "precision", "recall", "f1", "train s", "trainable params"]
@@ -45,7 +46,8 @@ def compare_methods(config: TrainConfig, output: Path) -> str:
     # No fine-tuning: evaluate the base encoder with its fresh head.
     model, tokenizer = load_model(config.model, data.task, data.label_names)
     start = time.perf_counter()
-    logits = predict_logits(model, tokenizer, data.validation, config.max_length)
+    split = data.validation
+    logits = reference_logits(model, tokenizer, split.texts, split.pairs, max_length=config.max_length)
     metrics = M.compute(logits, data.validation.labels, data.task, data.label_names, full=False)
     rows.append(_row("none (frozen, fresh head)", metrics, time.perf_counter() - start, 0))
     del model
@@ -56,7 +58,7 @@ def compare_methods(config: TrainConfig, output: Path) -> str:
             result = train(replace(config, method=method, output=tmp / method), data=data)
             rows.append(_row(method, result.metrics, result.train_seconds, result.trainable_params))
         _, total = count_parameters(load_model(config.model, data.task, data.label_names)[0])
-        table = _table(rows, COLUMNS)
+        table = report.table(rows, COLUMNS)
         text = (
             f"# clf-train compare\n\nbase model `{config.model}`, {len(data.train)} training rows, "
             f"{len(data.validation)} validation rows (metrics on validation), "

@@ -10,6 +10,7 @@ from clf_runtime.long_text import LongText
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 METHODS = ("auto", "full", "lora")
+MIN_MAX_LENGTH = 8  # the smallest --max-length clf-train accepts
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Metrics for each task, from logits and labels. The main metric picks the best checkpoint."""
+"""Metrics for each task, from logits and labels. The main metric picks the best checkpoint.
+
+The metric names (and `MAIN_METRIC`) are defined in clf_train.reference, shared with the export gate.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,16 @@ import numpy as np
 from clf_runtime.prediction import sigmoid
 from clf_train.reference import MAIN_METRIC, label_ids
 
-__all__ = ["MAIN_METRIC", "classification", "compute", "label_ids", "multi_label", "regression"]
+__all__ = [
+    "MAIN_METRIC",
+    "classification",
+    "compute",
+    "headline",
+    "label_ids",
+    "multi_label",
+    "regression",
+    "tune_thresholds",
+]
 
 
 def classification(logits: np.ndarray, y: np.ndarray, names: tuple[str, ...], full: bool = True) -> dict:
@@ -94,3 +106,11 @@ def compute(
         t = thresholds if thresholds is not None else np.full(len(names), 0.5)
         return multi_label(logits, y, t, names)
     return regression(logits, y)
+
+
+def headline(values: dict[str, Any] | None) -> dict[str, float]:
+    """The numbers of a metrics dict (the tuned ones for multi-label), without tables and matrices."""
+    if not values:
+        return {}
+    values = values.get("tuned", values)
+    return {k: v for k, v in values.items() if isinstance(v, float)}

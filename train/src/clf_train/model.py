@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from clf_runtime.errors import InputError
+from clf_train import quiet
 from clf_train.config import DEFAULT_MODEL
 from clf_train.reference import PROBLEM_TYPES
 
@@ -29,12 +30,11 @@ def resolve_model(name: str) -> str:
 
 def load_model(name: str, task: str, labels: tuple[str, ...]):  # -> (model, tokenizer)
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     path = resolve_model(name)
     if name.startswith(("/", "./", "../", "~")) and not Path(name).expanduser().exists():
         raise InputError(f"model folder {name} does not exist; pass a model folder or a model id")
-    hf_logging.set_verbosity_error()  # "some weights were newly initialized" is expected for a new head
+    quiet.new_head_notice()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
         model = AutoModelForSequenceClassification.from_pretrained(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from clf_train import metrics as M
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
     def cell(x: Any) -> str:
         return f"{x:.4f}" if isinstance(x, float) else str(x)
 
@@ -16,10 +18,8 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def headline(metrics: dict[str, Any] | None) -> list[list[Any]]:
-    if not metrics:
-        return []
-    metrics = metrics.get("tuned", metrics)
-    return [[k, v] for k, v in metrics.items() if isinstance(v, float)]
+    """Rows of (metric, value) for a table: clf_train.metrics.headline."""
+    return [[k, v] for k, v in M.headline(metrics).items()]
 
 
 def render(report: dict[str, Any], labels: tuple[str, ...], task: str) -> str:
@@ -40,10 +40,10 @@ def render(report: dict[str, Any], labels: tuple[str, ...], task: str) -> str:
         metrics = report.get(name)
         if not metrics:
             continue
-        parts += [f"## {name.capitalize()}", "", _table(headline(metrics), ["metric", "value"]), ""]
+        parts += [f"## {name.capitalize()}", "", table(headline(metrics), ["metric", "value"]), ""]
         if "at_0.5" in metrics:
             parts += ["Thresholds tuned for micro-F1 on this validation split; at 0.5 instead:", ""]
-            parts += [_table(headline(metrics["at_0.5"]), ["metric", "value"]), ""]
+            parts += [table(headline(metrics["at_0.5"]), ["metric", "value"]), ""]
         per_class = metrics.get("per_class")
         if per_class:
             rows = [
@@ -57,12 +57,12 @@ def render(report: dict[str, Any], labels: tuple[str, ...], task: str) -> str:
                 for label in labels
                 if label in per_class
             ]
-            parts += ["Per class:", "", _table(rows, ["label", "precision", "recall", "f1", "support"]), ""]
+            parts += ["Per class:", "", table(rows, ["label", "precision", "recall", "f1", "support"]), ""]
         matrix = metrics.get("confusion_matrix")
         if matrix and len(labels) <= 20:
             rows = [[labels[i], *row] for i, row in enumerate(matrix)]
             parts += ["Confusion matrix (rows: true, columns: predicted):", ""]
-            parts += [_table(rows, ["", *labels]), ""]
+            parts += [table(rows, ["", *labels]), ""]
     return "\n".join(parts)
 
 
