@@ -125,7 +125,8 @@ def run(config: RunConfig) -> int:
             click.echo(
                 f"note: this model ({clf.precision}, dynamic) can give a text slightly different scores "
                 "depending on the other texts in its batch; re-export with clf-export --quantize "
-                "int8-per-row or pass --batch-size 1 for answers that do not depend on batching",
+                "int8 (scales fixed at export) or pass --batch-size 1 for answers that do not depend "
+                "on batching",
                 err=True,
             )
         show_bar = size is not None and sys.stderr is not None and sys.stderr.isatty()
