@@ -80,23 +80,53 @@ def quantize_int8(
     exclude: node names to leave in fp32 (the fallback search's mixed precision).
     calibration: "static" only: padded model-input batches to measure activation ranges on.
     """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     if mode not in INT8_MODES:
         raise ExportError(f"unknown int8 mode {mode!r}; choose one of {', '.join(INT8_MODES)}")
     settings = quantization_settings(target, per_channel)
-    weight_type = QuantType(settings["weight_type"])
     excluded = sorted(set(exclude))
-    # Per-row quantizes only weight MatMuls (and embedding tables): its rewrite below is valid
-    # where the quantized activation is the MatMul's left input, one scale per row of it.
-    only = [n for n in weight_nodes(src) if n not in excluded] if mode == "per-row" else None
-    dynamic = dest.with_suffix(".dynamic.onnx") if mode == "static" else dest
+    extra: dict[str, Any] = {}
+    if mode == "static":  # the dynamic graph first, then its scales fixed
+        dynamic = dest.with_suffix(".dynamic.onnx")
+        weight_type = _quantize_dynamic(src, dynamic, settings, excluded)
+        static_scales.fix_scales(dynamic, dest, static_scales.activation_ranges(dynamic, calibration))
+        dynamic.unlink()
+        extra["calibration_samples"] = sum(len(next(iter(feed.values()))) for feed in calibration)
+    elif mode == "per-row":
+        # Only weight MatMuls (and embedding tables): the per-row rewrite is valid where the
+        # quantized activation is the MatMul's left input, one scale per row of it.
+        only = [n for n in weight_nodes(src) if n not in excluded]
+        weight_type = _quantize_dynamic(src, dest, settings, excluded, ["MatMul", "Gather"], only)
+    else:
+        weight_type = _quantize_dynamic(src, dest, settings, excluded)
+    batch_independent = _per_row(dest) if mode == "per-row" else mode == "static"
+    return {
+        **{k: str(v) for k, v in settings.items()},
+        "weight_type": weight_type,
+        "mode": mode,
+        "batch_independent": batch_independent,
+        "fp32_nodes": excluded,
+        **extra,
+    }
+
+
+def _quantize_dynamic(
+    src: Path,
+    dest: Path,
+    settings: Mapping[str, Any],
+    excluded: list[str],
+    op_types: list[str] | None = None,
+    only: list[str] | None = None,
+) -> str:
+    """onnxruntime's quantize_dynamic with the target's settings; returns the weight type's name."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    weight_type = QuantType(settings["weight_type"])
     with quiet.quantizer():
         quantize_dynamic(
             model_input=src,
-            model_output=dynamic,
-            op_types_to_quantize=["MatMul", "Gather"] if mode == "per-row" else settings["op_types"],
+            model_output=dest,
+            op_types_to_quantize=op_types or settings["op_types"],
             nodes_to_quantize=only,
             nodes_to_exclude=excluded,
             per_channel=settings["per_channel"],
@@ -104,21 +134,7 @@ def quantize_int8(
             weight_type=weight_type,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
-    extra: dict[str, Any] = {}
-    if mode == "static":
-        ranges = static_scales.activation_ranges(dynamic, calibration)
-        static_scales.fix_scales(dynamic, dest, ranges)
-        dynamic.unlink()
-        extra["calibration_samples"] = sum(len(next(iter(feed.values()))) for feed in calibration)
-    batch_independent = _per_row(dest) if mode == "per-row" else mode == "static"
-    return {
-        **{k: str(v) for k, v in settings.items()},
-        "weight_type": weight_type.name,
-        "mode": mode,
-        "batch_independent": batch_independent,
-        "fp32_nodes": excluded,
-        **extra,
-    }
+    return weight_type.name
 
 
 def _per_row(path: Path) -> bool:
