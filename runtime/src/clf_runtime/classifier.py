@@ -13,6 +13,8 @@ import numbers
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
@@ -41,19 +43,39 @@ _ENCODING_FIELD = {
     "attention_mask": "attention_mask",
     "token_type_ids": "type_ids",
 }
-_PAD_TOKENS = ("[PAD]", "<pad>", "<PAD>", "<|pad|>")
 
 
-def _pad_id(tokenizer: Tokenizer) -> int:
-    padding = tokenizer.padding
-    if padding and padding.get("pad_id") is not None:
-        return int(padding["pad_id"])
-    for token in _PAD_TOKENS:
-        idx = tokenizer.token_to_id(token)
-        if idx is not None:
-            return idx
-    # Padded positions are masked out, so their id only has to be a valid one.
-    return 0
+@dataclass(frozen=True)
+class Padding:
+    """How a batch's shorter inputs are filled: the tokenizer.json's own padding settings.
+
+    clf-export writes the model tokenizer's pad token, pad id, type id and side there; the pad id
+    (else the pad token's id) and the type id are used. Artifacts exported before that have no
+    padding settings and get id 0, type 0. That fallback is safe: padded positions have
+    attention_mask 0, so no real token attends to them and the pooled output reads real tokens
+    only, whatever their id (0 is valid in every vocabulary); fp32 outputs are the same with any
+    pad id. (The old guess from token names gave 0 for BERT vocabularies, the fixtures' and the
+    default model's, so their outputs are unchanged. With dynamic int8 a different pad id can move
+    scores slightly, as batch-mates already do: its activation scale covers padded positions.)
+
+    Padding is always on the right, whatever side the settings name: on the left, a shorter text's
+    tokens would move to later positions in models with absolute position embeddings (BERT,
+    MiniLM), so its answer would depend on the longest text in its batch. On the right every text
+    keeps positions 0..n-1, as when it runs alone.
+    """
+
+    pad_id: int = 0
+    type_id: int = 0
+
+    @classmethod
+    def of(cls, tokenizer: Tokenizer) -> Padding:
+        settings = tokenizer.padding  # read before no_padding(): clf pads each batch itself
+        if not settings:
+            return cls()
+        pad_id = settings.get("pad_id")
+        if pad_id is None and settings.get("pad_token") is not None:
+            pad_id = tokenizer.token_to_id(settings["pad_token"])
+        return cls(pad_id=int(pad_id or 0), type_id=int(settings.get("pad_type_id") or 0))
 
 
 # Attention memory grows with batch x length^2: 32 texts of 256 tokens took 435 MiB of activations
@@ -101,6 +123,7 @@ class TextClassifier:
         provider: str,
         precision: str,
         folder: Path,
+        padding: Padding | None = None,
     ) -> None:
         self.manifest = manifest
         self.session = session
@@ -108,9 +131,10 @@ class TextClassifier:
         self.provider = provider
         self.precision = precision
         self.folder = folder
-        self._pad_id = _pad_id(tokenizer)
+        self.padding = padding if padding is not None else Padding.of(tokenizer)
         declared = check_inputs(manifest, session)
-        self._feeds = [(name, _ENCODING_FIELD[name]) for name in declared]
+        fill = {"ids": self.padding.pad_id, "type_ids": self.padding.type_id, "attention_mask": 0}
+        self._feeds = [(name, _ENCODING_FIELD[name], fill[_ENCODING_FIELD[name]]) for name in declared]
         self._output = [manifest.output]
         width = output_width(manifest, session, declared)
         if width != len(manifest.labels):
@@ -185,9 +209,10 @@ class TextClassifier:
             root, manifest, variant, options, providers.session_providers(name), verify
         )
         manifest = check_tables(manifest, facts, tokenizer)
-        tokenizer.no_padding()
+        padding = Padding.of(tokenizer)
+        tokenizer.no_padding()  # inputs are tokenized once per call, then padded per length-sorted batch
         tokenizer.enable_truncation(max_length=manifest.max_length)
-        return cls(manifest, session, tokenizer, name, variant.precision, folder)
+        return cls(manifest, session, tokenizer, name, variant.precision, folder, padding)
 
     # --- properties ---------------------------------------------------------------------------
 
@@ -303,17 +328,27 @@ class TextClassifier:
         return self._feed(encodings)
 
     def _feed(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
+        """The batch as int64 arrays, padded to its longest input with the tokenizer's settings.
+
+        The encodings are unpadded (padding is off after load), so each one's attention mask is all
+        ones: the mask is built from the lengths, and each other field is copied in one step into
+        the real positions (a boolean-mask assignment fills them row by row, in order).
+        """
         if len(encodings) == 1:
             e = encodings[0]
-            return {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr in self._feeds}
-        width = max(len(e.ids) for e in encodings)
+            return {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr, _ in self._feeds}
+        n = len(encodings)
+        lengths = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=n)
+        width = int(lengths.max())
+        real = np.arange(width) < lengths[:, None]
+        total = int(lengths.sum())
         feed = {}
-        for name, attr in self._feeds:
-            fill = self._pad_id if attr == "ids" else 0
-            arr = np.full((len(encodings), width), fill, dtype=np.int64)
-            for row, e in enumerate(encodings):
-                values = getattr(e, attr)
-                arr[row, : len(values)] = values
+        for name, attr, fill in self._feeds:
+            if attr == "attention_mask":
+                feed[name] = real.astype(np.int64)
+                continue
+            arr = np.full((n, width), fill, dtype=np.int64)
+            arr[real] = np.fromiter(chain.from_iterable(getattr(e, attr) for e in encodings), np.int64, total)
             feed[name] = arr
         return feed
 
