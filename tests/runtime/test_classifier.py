@@ -185,6 +185,17 @@ def test_long_inputs_get_smaller_batches() -> None:
     assert [len(b) for b in huge] == [1]  # a single over-budget input still runs
 
 
+def test_batches_hold_at_most_max_batch_tokens() -> None:
+    from clf_runtime.classifier import MAX_BATCH_TOKENS, _batches
+
+    lengths = np.array([12] * 40 + [40] * 40 + [100] * 10)
+    order = np.argsort(lengths, kind="stable")
+    batches = _batches(order, lengths, batch_size=32)
+    assert len(batches[0]) == min(32, MAX_BATCH_TOKENS // 12)  # short texts: full batches
+    assert all(len(b) * lengths[b].max() <= MAX_BATCH_TOKENS for b in batches)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(90))
+
+
 def test_model_inputs_feed_only_declared_inputs() -> None:
     bert = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
     feed = bert.model_inputs(["refund please", "a much longer text about a refund please"])
