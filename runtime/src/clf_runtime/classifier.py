@@ -25,7 +25,14 @@ from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
 from clf_runtime.calibration import check_min_score
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.errors import ArtifactError, ClfError, InferenceError, InputError
-from clf_runtime.loading import check_inputs, check_tables, one_line, open_session, output_width
+from clf_runtime.loading import (
+    check_inputs,
+    check_tables,
+    one_line,
+    open_session,
+    output_width,
+    release_free_memory,
+)
 from clf_runtime.long_text import EncoderCache, LongText, aggregate, window_truncation
 from clf_runtime.long_text import parse as parse_long_text
 from clf_runtime.prediction import Prediction, to_predictions
@@ -233,7 +240,9 @@ class TextClassifier:
         padding = Padding.of(tokenizer)
         tokenizer.no_padding()  # inputs are tokenized once per call, then padded per length-sorted batch
         tokenizer.enable_truncation(max_length=manifest.max_length)
-        return cls(manifest, session, tokenizer, name, variant.precision, folder, padding)
+        clf = cls(manifest, session, tokenizer, name, variant.precision, folder, padding)
+        release_free_memory()
+        return clf
 
     # --- properties ---------------------------------------------------------------------------
 
