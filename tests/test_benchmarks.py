@@ -46,3 +46,20 @@ def test_batch_dependence_script_runs_on_tiny_fixture(tmp_path: Path) -> None:
     ]  # fmt: skip
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
     assert "artifact/int8" in out and "artifact/fp32" in out and "vs base" in out
+
+
+def test_footprint_script_runs_on_tiny_fixture(tmp_path: Path) -> None:
+    fixture = ROOT / "tests" / "fixtures" / "tiny-bert" / "artifact"
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"text number {i} here\n" for i in range(50)))
+    src = ROOT / "runtime" / "src"
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "footprint.py"), "--model", str(fixture),
+        "--texts", str(texts), "--config", f"a={src}", "--config", f"b={src}::--batch-size 8",
+        "--rounds", "1", "--cold-runs", "1", "--json", str(tmp_path / "out.json"),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    rows = json.loads((tmp_path / "out.json").read_text())["rows"]
+    assert [r["config"] for r in rows] == ["a", "b"] and rows[1]["args"] == ["--batch-size", "8"]
+    assert all(r["peak_mib"] >= r["after_load_mib"] > 10 and r["cold_start_s"] > 0 for r in rows)
+    assert "ratios against a" in out

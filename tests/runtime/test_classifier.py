@@ -186,6 +186,17 @@ def test_long_inputs_get_smaller_batches() -> None:
     assert [len(b) for b in huge] == [1]  # a single over-budget input still runs
 
 
+def test_batches_hold_at_most_max_batch_tokens() -> None:
+    from clf_runtime.classifier import MAX_BATCH_TOKENS, _batches
+
+    lengths = np.array([12] * 40 + [40] * 40 + [100] * 10)
+    order = np.argsort(lengths, kind="stable")
+    batches = _batches(order, lengths, batch_size=32)
+    assert len(batches[0]) == min(32, MAX_BATCH_TOKENS // 12)  # short texts: full batches
+    assert all(len(b) * lengths[b].max() <= MAX_BATCH_TOKENS for b in batches)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(90))
+
+
 def test_model_inputs_feed_only_declared_inputs() -> None:
     bert = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
     feed = bert.model_inputs(["refund please", "a much longer text about a refund please"])
@@ -198,3 +209,63 @@ def test_model_inputs_feed_only_declared_inputs() -> None:
     )
     pair = TextClassifier.load(fixture_path("tiny-pair"), provider="cpu")
     assert set(pair.model_inputs([("a", "b")])) == {"input_ids", "attention_mask"}
+
+
+def _set_padding(folder, **settings) -> None:  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+
+    from .conftest import rehash
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.enable_padding(**settings)
+    tok.save(str(folder / "tokenizer.json"))
+    rehash(folder, "tokenizer.json")
+
+
+def test_padding_comes_from_the_tokenizer_settings(artifact_copy) -> None:
+    texts = ["refund please", "a much longer text about a refund please", "hi"]
+    plain = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu", precision="fp32")
+    assert (plain.padding.pad_id, plain.padding.type_id) == (0, 0)  # no settings: the safe fallback
+    folder = artifact_copy("tiny-bert")
+    _set_padding(folder, pad_id=4, pad_token="[MASK]", pad_type_id=1)
+    clf = TextClassifier.load(folder, provider="cpu", precision="fp32")
+    assert (clf.padding.pad_id, clf.padding.type_id) == (4, 1)
+    assert clf.tokenizer.padding is None  # the runtime pads each batch itself
+    feed = clf.model_inputs(texts)
+    lengths = feed["attention_mask"].sum(axis=1)
+    for row, n in enumerate(lengths):
+        assert (feed["input_ids"][row, n:] == 4).all() and (feed["token_type_ids"][row, n:] == 1).all()
+        assert (feed["attention_mask"][row, :n] == 1).all() and (feed["attention_mask"][row, n:] == 0).all()
+    # Padded positions are masked: any pad id gives the outputs of each text run alone.
+    alone = np.concatenate([plain.logits([t]) for t in texts])
+    np.testing.assert_allclose(clf.logits(texts, batch_size=3), alone, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(plain.logits(texts, batch_size=3), alone, atol=1e-5, rtol=0)
+
+
+def test_padding_stays_on_the_right_whatever_the_settings_say(artifact_copy) -> None:
+    folder = artifact_copy("tiny-bert")
+    _set_padding(folder, direction="left", pad_token="[PAD]", pad_id=0)
+    clf = TextClassifier.load(folder, provider="cpu", precision="fp32")
+    texts = ["refund please", "a much longer text about a refund please"]
+    feed = clf.model_inputs(texts)
+    assert feed["attention_mask"][0, 0] == 1 and feed["attention_mask"][0, -1] == 0
+    alone = np.concatenate([clf.logits([t]) for t in texts])
+    np.testing.assert_allclose(clf.logits(texts), alone, atol=1e-5, rtol=0)
+
+
+def test_feed_matches_padding_row_by_row() -> None:
+    clf = TextClassifier.load(fixture_path("tiny-bert"), provider="cpu")
+    inputs, _ = expected("tiny-bert")
+    encodings = clf.tokenizer.encode_batch(inputs)
+    feed = clf._feed(encodings)
+    width = max(len(e) for e in encodings)
+    for name, attr in (
+        ("input_ids", "ids"),
+        ("attention_mask", "attention_mask"),
+        ("token_type_ids", "type_ids"),
+    ):
+        want = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            want[row, : len(e)] = getattr(e, attr)
+        assert feed[name].dtype == np.int64
+        np.testing.assert_array_equal(feed[name], want)

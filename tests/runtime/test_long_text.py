@@ -289,3 +289,21 @@ def test_manifest_stride_too_large_for_max_length_fails_at_load(artifact_copy) -
     folder = _with(artifact_copy(), long_text={"strategy": "windows", "stride": 40})
     with pytest.raises(ArtifactError, match="stride 40 must be smaller"):
         TextClassifier.load(folder)
+
+
+def test_windows_from_the_manifest_reuse_the_loaded_tokenizer(clf: TextClassifier, artifact_copy) -> None:
+    from .conftest import edit_manifest
+
+    folder = artifact_copy("tiny-bert")
+    setting = LongText("windows", stride=6, max_windows=8)
+    edit_manifest(folder, long_text=setting.to_json())
+    windowed = TextClassifier.load(folder, provider="cpu", precision="fp32")
+    encoder = windowed._encoders.get(windowed.manifest.long_text)
+    assert encoder._windows is windowed.tokenizer  # no second parse of tokenizer.json at load
+    texts = [words(300), *SHORT, words(31)]
+    # The same windows as a clone set up for them (what the fixture's truncate artifact builds) ...
+    np.testing.assert_array_equal(windowed.logits(texts), clf.logits(texts, long_text=setting))
+    # ... and the stride changes only the overflow: truncate reads the same first tokens.
+    np.testing.assert_array_equal(
+        windowed.logits(texts, long_text="truncate"), clf.logits(texts, long_text="truncate")
+    )

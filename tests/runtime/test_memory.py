@@ -13,6 +13,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from clf_runtime import TextClassifier
@@ -101,3 +102,12 @@ def test_cut_inside_a_multibyte_character_is_not_an_error() -> None:
     line = "é" * 10_000 + "\n"  # two bytes each: a cut at any byte may split one
     got = list(read_inputs(io.BytesIO(line.encode()), text_pair=False, max_chars=999))
     assert got == ["é" * 999]
+
+
+def test_release_free_memory_is_safe_to_call_any_time() -> None:
+    from clf_runtime.loading import release_free_memory
+
+    clf = TextClassifier.load(BERT, provider="cpu")
+    before = clf.logits(["refund please", "where is my parcel"])
+    release_free_memory()  # glibc: malloc_trim; elsewhere nothing
+    np.testing.assert_array_equal(clf.logits(["refund please", "where is my parcel"]), before)

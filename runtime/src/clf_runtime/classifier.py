@@ -13,6 +13,8 @@ import numbers
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
@@ -23,8 +25,15 @@ from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
 from clf_runtime.calibration import check_min_score
 from clf_runtime.defaults import default_model_dir
 from clf_runtime.errors import ArtifactError, ClfError, InferenceError, InputError
-from clf_runtime.loading import check_inputs, check_tables, one_line, open_session, output_width
-from clf_runtime.long_text import EncoderCache, LongText, aggregate
+from clf_runtime.loading import (
+    check_inputs,
+    check_tables,
+    one_line,
+    open_session,
+    output_width,
+    release_free_memory,
+)
+from clf_runtime.long_text import EncoderCache, LongText, aggregate, window_truncation
 from clf_runtime.long_text import parse as parse_long_text
 from clf_runtime.prediction import Prediction, to_predictions
 from clf_runtime.trust import artifact_root, read_verified
@@ -41,29 +50,58 @@ _ENCODING_FIELD = {
     "attention_mask": "attention_mask",
     "token_type_ids": "type_ids",
 }
-_PAD_TOKENS = ("[PAD]", "<pad>", "<PAD>", "<|pad|>")
 
 
-def _pad_id(tokenizer: Tokenizer) -> int:
-    padding = tokenizer.padding
-    if padding and padding.get("pad_id") is not None:
-        return int(padding["pad_id"])
-    for token in _PAD_TOKENS:
-        idx = tokenizer.token_to_id(token)
-        if idx is not None:
-            return idx
-    # Padded positions are masked out, so their id only has to be a valid one.
-    return 0
+@dataclass(frozen=True)
+class Padding:
+    """How a batch's shorter inputs are filled: the tokenizer.json's own padding settings.
+
+    clf-export writes the model tokenizer's pad token, pad id, type id and side there; the pad id
+    (else the pad token's id) and the type id are used. Artifacts exported before that have no
+    padding settings and get id 0, type 0. That fallback is safe: padded positions have
+    attention_mask 0, so no real token attends to them and the pooled output reads real tokens
+    only, whatever their id (0 is valid in every vocabulary); fp32 outputs are the same with any
+    pad id. (The old guess from token names gave 0 for BERT vocabularies, the fixtures' and the
+    default model's, so their outputs are unchanged. With dynamic int8 a different pad id can move
+    scores slightly, as batch-mates already do: its activation scale covers padded positions.)
+
+    Padding is always on the right, whatever side the settings name: on the left, a shorter text's
+    tokens would move to later positions in models with absolute position embeddings (BERT,
+    MiniLM), so its answer would depend on the longest text in its batch. On the right every text
+    keeps positions 0..n-1, as when it runs alone.
+    """
+
+    pad_id: int = 0
+    type_id: int = 0
+
+    @classmethod
+    def of(cls, tokenizer: Tokenizer) -> Padding:
+        settings = tokenizer.padding  # read before no_padding(): clf pads each batch itself
+        if not settings:
+            return cls()
+        pad_id = settings.get("pad_id")
+        if pad_id is None and settings.get("pad_token") is not None:
+            pad_id = tokenizer.token_to_id(settings["pad_token"])
+        return cls(pad_id=int(pad_id or 0), type_id=int(settings.get("pad_type_id") or 0))
 
 
 # Attention memory grows with batch x length^2: 32 texts of 256 tokens took 435 MiB of activations
 # on MiniLM. A batch may hold at most this many length^2 units (32 texts of 128 tokens), so long
 # inputs run in smaller batches and memory stays bounded whatever the input.
 MAX_BATCH_COST = 32 * 128 * 128
+# The rest of a batch's activations (the feed-forward layers' 4x-wide intermediates, the int8 copies
+# and int32 sums of dynamic quantization) grows with batch x length, and ONNX Runtime's arena keeps
+# its largest size for the life of the session. At most this many tokens per batch: clf-run's peak
+# RSS on 10,000 Banking77 texts (MiniLM int8) went from 235 to 139 MiB, and the model's work per
+# text went down (1.05x texts per CPU-second on one thread: smaller activations stay in cache).
+# Texts of up to 16 tokens still run 32 at a time; a batch of 512 tokens is a 512-row matrix.
+# benchmarks/footprint.py measures it.
+MAX_BATCH_TOKENS = 512
 
 
 def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Split indices sorted by length into batches of at most batch_size and MAX_BATCH_COST."""
+    """Split indices sorted by length into batches of at most batch_size, MAX_BATCH_TOKENS and
+    MAX_BATCH_COST (a batch always holds at least one input)."""
     batches = []
     start = 0
     n = len(order)
@@ -71,7 +109,8 @@ def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np
         end = start + 1
         while end < n and end - start < batch_size:
             longest = int(lengths[order[end]])  # sorted ascending: the newcomer is the longest
-            if (end - start + 1) * longest * longest > MAX_BATCH_COST:
+            size = end - start + 1
+            if size * longest > MAX_BATCH_TOKENS or size * longest * longest > MAX_BATCH_COST:
                 break
             end += 1
         batches.append(order[start:end])
@@ -101,6 +140,7 @@ class TextClassifier:
         provider: str,
         precision: str,
         folder: Path,
+        padding: Padding | None = None,
     ) -> None:
         self.manifest = manifest
         self.session = session
@@ -108,9 +148,10 @@ class TextClassifier:
         self.provider = provider
         self.precision = precision
         self.folder = folder
-        self._pad_id = _pad_id(tokenizer)
+        self.padding = padding if padding is not None else Padding.of(tokenizer)
         declared = check_inputs(manifest, session)
-        self._feeds = [(name, _ENCODING_FIELD[name]) for name in declared]
+        fill = {"ids": self.padding.pad_id, "type_ids": self.padding.type_id, "attention_mask": 0}
+        self._feeds = [(name, _ENCODING_FIELD[name], fill[_ENCODING_FIELD[name]]) for name in declared]
         self._output = [manifest.output]
         width = output_width(manifest, session, declared)
         if width != len(manifest.labels):
@@ -121,6 +162,17 @@ class TextClassifier:
         n = len(manifest.labels)
         default = 0.5 if manifest.thresholds is None else None
         self._thresholds = np.full(n, default) if default is not None else np.asarray(manifest.thresholds)
+        try:
+            config = manifest.long_text.resolve(
+                manifest.max_length, tokenizer.num_special_tokens_to_add(manifest.text_pair)
+            )
+        except InputError as exc:
+            raise ArtifactError(f"the manifest's long_text does not fit this model: {exc}") from None
+        if config.strategy == "windows":
+            # Windows then come from this tokenizer instead of a clone: serializing and parsing
+            # MiniLM's tokenizer.json again took 0.17 s (median, loaded 2-core machine), longer
+            # than its first parse (0.13 s), in every clf-run start.
+            tokenizer.enable_truncation(**window_truncation(manifest.max_length, config.stride))
         self._encoders = EncoderCache(tokenizer, manifest.max_length, manifest.text_pair)
         try:
             self._encoders.get(manifest.long_text)  # settings that do not fit max_length fail at load
@@ -185,9 +237,12 @@ class TextClassifier:
             root, manifest, variant, options, providers.session_providers(name), verify
         )
         manifest = check_tables(manifest, facts, tokenizer)
-        tokenizer.no_padding()
+        padding = Padding.of(tokenizer)
+        tokenizer.no_padding()  # inputs are tokenized once per call, then padded per length-sorted batch
         tokenizer.enable_truncation(max_length=manifest.max_length)
-        return cls(manifest, session, tokenizer, name, variant.precision, folder)
+        clf = cls(manifest, session, tokenizer, name, variant.precision, folder, padding)
+        release_free_memory()
+        return clf
 
     # --- properties ---------------------------------------------------------------------------
 
@@ -303,17 +358,27 @@ class TextClassifier:
         return self._feed(encodings)
 
     def _feed(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
+        """The batch as int64 arrays, padded to its longest input with the tokenizer's settings.
+
+        The encodings are unpadded (padding is off after load), so each one's attention mask is all
+        ones: the mask is built from the lengths, and each other field is copied in one step into
+        the real positions (a boolean-mask assignment fills them row by row, in order).
+        """
         if len(encodings) == 1:
             e = encodings[0]
-            return {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr in self._feeds}
-        width = max(len(e.ids) for e in encodings)
+            return {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr, _ in self._feeds}
+        n = len(encodings)
+        lengths = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=n)
+        width = int(lengths.max())
+        real = np.arange(width) < lengths[:, None]
+        total = int(lengths.sum())
         feed = {}
-        for name, attr in self._feeds:
-            fill = self._pad_id if attr == "ids" else 0
-            arr = np.full((len(encodings), width), fill, dtype=np.int64)
-            for row, e in enumerate(encodings):
-                values = getattr(e, attr)
-                arr[row, : len(values)] = values
+        for name, attr, fill in self._feeds:
+            if attr == "attention_mask":
+                feed[name] = real.astype(np.int64)
+                continue
+            arr = np.full((n, width), fill, dtype=np.int64)
+            arr[real] = np.fromiter(chain.from_iterable(getattr(e, attr) for e in encodings), np.int64, total)
             feed[name] = arr
         return feed
 

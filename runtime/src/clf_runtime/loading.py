@@ -86,6 +86,26 @@ def open_session(
     return session, facts
 
 
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    Creating a session frees what it used on the way (the parsed graph, optimizer copies); glibc
+    keeps those pages, so they stay in the process's RSS for its whole life: 8.8 MiB for MiniLM
+    int8 (RSS after load 111.7 -> 102.9 MiB). The call took 0.9 ms (5 ms once, under load).
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # absent with musl
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def check_inputs(manifest: Manifest, session: ort.InferenceSession) -> list[str]:
     """The graph's input names, refused unless clf can feed each of them int64 token arrays."""
     declared = session.get_inputs()

@@ -141,6 +141,20 @@ def _is_long(e: Encoding, max_length: int) -> bool:
     return len(e) >= max_length and bool(e.overflowing)
 
 
+def window_truncation(max_length: int, stride: int | None) -> dict[str, Any]:
+    """A tokenizer's truncation settings that cut a text into windows of max_length tokens.
+
+    Only the overflowing parts depend on the stride: the first `max_length` tokens of an encoding
+    are the same with any stride, so one tokenizer set up so serves truncate and windows alike.
+    """
+    return {
+        "max_length": max_length,
+        "stride": stride or 0,
+        "strategy": "longest_first",
+        "direction": "right",
+    }
+
+
 class LongTextEncoder:
     """Turns texts into model inputs under one LongText setting. Thread-safe.
 
@@ -162,9 +176,14 @@ class LongTextEncoder:
         self._windows: Tokenizer | None = None
         self._raw: Tokenizer | None = None
         if self.config.strategy == "windows":
-            self._windows = Tokenizer.from_str(tokenizer.to_str())
-            self._windows.no_padding()
-            self._windows.enable_truncation(max_length=max_length, stride=self.config.stride)
+            if tokenizer.padding is None and tokenizer.truncation == window_truncation(
+                max_length, self.config.stride
+            ):
+                self._windows = tokenizer  # already cuts these windows (the runtime sets it up so)
+            else:
+                self._windows = Tokenizer.from_str(tokenizer.to_str())  # ~2x a tokenizer's load time
+                self._windows.no_padding()
+                self._windows.enable_truncation(max_length=max_length, stride=self.config.stride)
         elif self.config.strategy == "head-tail":
             self._raw = Tokenizer.from_str(tokenizer.to_str())
             self._raw.no_padding()
