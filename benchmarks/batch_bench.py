@@ -54,7 +54,7 @@ def timed(cmd: list[str]) -> float:
     return seconds
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--rows", type=int, default=200_000)
@@ -63,11 +63,19 @@ def main() -> None:
     parser.add_argument("--engines", default="local,ray,spark")
     parser.add_argument("--worker-counts", default="1,2", help="Ray/Spark workers to try, one thread each.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    py = sys.executable
-    run_cli = [py, "-m", "clf_runtime.cli.run"]
-    batch_cli = [py, "-m", "clf_runtime.cli.batch"]
+
+def main() -> None:
+    args = parse_args()
+    results = measure(args, batch_configs(args))
+    report(args.rows, args.model, results)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": args.rows, "results": results}, indent=2) + "\n")
+
+
+def batch_configs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    """(name, clf-batch flags) of each engine asked for: local, then ray and spark per worker count."""
     engines = [e for e in args.engines.split(",") if e]
     configs: list[tuple[str, list[str]]] = [("local", ["--engine", "local"])]
     for engine in ("ray", "spark"):
@@ -79,8 +87,14 @@ def main() -> None:
                         ["--engine", engine, "--workers", str(workers), "--threads", "1"],
                     )
                 )
-    configs = [(name, extra) for name, extra in configs if name.split()[0] in engines]
+    return [(name, extra) for name, extra in configs if name.split()[0] in engines]
 
+
+def measure(args: argparse.Namespace, configs: list[tuple[str, list[str]]]) -> dict[str, dict[str, float]]:
+    """Seconds of clf-run and of each clf-batch config on the rows, and on 10 rows (the start-up)."""
+    py = sys.executable
+    run_cli = [py, "-m", "clf_runtime.cli.run"]
+    batch_cli = [py, "-m", "clf_runtime.cli.batch"]
     with tempfile.TemporaryDirectory(prefix="clf-batch-bench-") as tmp:
         folder = Path(tmp)
         txt, parquet = write_inputs(texts_from(args.texts, args.text_column, args.rows), folder)
@@ -98,19 +112,23 @@ def main() -> None:
             startup = timed([*batch_cli, str(small), "-o", str(out) + "-small", *model, *extra])
             seconds = timed([*batch_cli, str(parquet), "-o", str(out), *model, *extra])
             results[name] = {"seconds": seconds, "startup": startup}
+    return results
 
-    base = args.rows / results["clf-run"]["seconds"]
-    print(f"{args.rows} texts, model {args.model}, {os.cpu_count()} CPUs")
+
+def report(rows: int, model: Path, results: dict[str, dict[str, float]]) -> None:
+    """Print the table and add texts/s and the ratios to clf-run to each result."""
+    base = rows / results["clf-run"]["seconds"]
+    print(f"{rows} texts, model {model}, {os.cpu_count()} CPUs")
     heads = ("seconds", "texts/s", "x clf-run", "start-up s", "steady t/s")
     print(f"{'':12} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, (8, 8, 9, 10, 10))))
     for name, r in results.items():
-        rate = args.rows / r["seconds"]
+        rate = rows / r["seconds"]
         r.update(texts_per_s=rate, ratio=rate / base)
         line = f"{name:12} {r['seconds']:8.1f} {rate:8.0f} {rate / base:9.2f} {r['startup']:10.1f}"
         # Without the start-up cost, only where it is a small part of the run: both are measured
         # in separate processes, and on a busy machine their difference alone means little.
         if r["seconds"] > 2 * r["startup"]:
-            steady = args.rows / (r["seconds"] - r["startup"])
+            steady = rows / (r["seconds"] - r["startup"])
             r.update(steady_texts_per_s=steady)
             line += f" {steady:10.0f}"
         print(line)
@@ -123,8 +141,6 @@ def main() -> None:
             "steady ratios: "
             + ", ".join(f"{n} {r['steady_ratio']:.2f}" for n, r in results.items() if "steady_ratio" in r)
         )
-    if args.json:
-        args.json.write_text(json.dumps({"rows": args.rows, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

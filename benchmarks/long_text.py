@@ -37,11 +37,7 @@ def read(path: Path, text_column: str, label_column: str, limit: int) -> tuple[l
     return [" ".join(r[text_column].split()) for r in rows], [r[label_column].strip() for r in rows]
 
 
-def main() -> None:
-    from clf_runtime import TextClassifier
-    from clf_runtime.calibration import Calibration, task_ece
-    from clf_runtime.long_text import LongText
-
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--artifact", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True)
@@ -52,8 +48,14 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(CONFIGS))
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def main() -> None:
+    from clf_runtime import TextClassifier
+    from clf_runtime.long_text import LongText
+
+    args = parse_args()
     clf = TextClassifier.load(args.artifact, provider="cpu", threads=args.threads)
     texts, labels = read(args.data, args.text_column, args.label_column, args.limit)
     index = {name: i for i, name in enumerate(clf.labels)}
@@ -68,8 +70,28 @@ def main() -> None:
         "texts_longer_than_max_length": clf._encoders.get(LongText()).encode(texts).too_long,
         "strategies": {},
     }
+    logits_by = measure_strategies(clf, texts, y, args.strategies.split(","), results["strategies"])
+    if args.calibrate_on is not None and y is not None:
+        cal_texts, cal_labels = read(args.calibrate_on, args.text_column, args.label_column, args.limit)
+        cal_y = np.array([index[v] for v in cal_labels])
+        where = f"{args.calibrate_on} ({len(cal_texts)} texts)"
+        results["calibration"] = calibrate(clf, logits_by, y, cal_texts, cal_y, where)
+
+    text = json.dumps(results, indent=2)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(text + "\n")
+    print(text)
+
+
+def measure_strategies(  # type: ignore[no-untyped-def]
+    clf, texts: list[str], y: np.ndarray | None, names: list[str], out: dict
+) -> dict[str, np.ndarray]:
+    """Each strategy's logits on `texts`; its accuracy, time and model inputs go into `out`."""
+    from clf_runtime.long_text import LongText
+
     logits_by = {}
-    for name in args.strategies.split(","):
+    for name in names:
         config = LongText(**CONFIGS[name])
         encoder = clf._encoders.get(config)
         inputs = len(encoder.encode(texts).encodings)
@@ -77,46 +99,46 @@ def main() -> None:
         logits = clf.logits(texts, long_text=config)
         seconds = time.perf_counter() - start
         logits_by[name] = logits
-        results["strategies"][name] = {
+        out[name] = {
             "accuracy": float((logits.argmax(axis=1) == y).mean()) if y is not None else None,
             "seconds": round(seconds, 2),
             "model_inputs": inputs,
             "settings": encoder.config.to_json(),
         }
-        acc = results["strategies"][name]["accuracy"]
+        acc = out[name]["accuracy"]
         print(f"{name:16s} accuracy {acc}  {seconds:7.1f} s  {inputs} inputs")
     base = logits_by.get("truncate")
     if base is not None:
         for name, logits in logits_by.items():
-            results["strategies"][name]["agreement_with_truncate"] = float(
+            out[name]["agreement_with_truncate"] = float(
                 (logits.argmax(axis=1) == base.argmax(axis=1)).mean()
             )
+    return logits_by
 
-    if args.calibrate_on is not None and y is not None:
-        from clf_train.calibrate import coverage, fit_temperature
 
-        cal_texts, cal_labels = read(args.calibrate_on, args.text_column, args.label_column, args.limit)
-        cal_y = np.array([index[v] for v in cal_labels])
-        results["calibration"] = {}
-        for name, logits in logits_by.items():
-            config = LongText(**CONFIGS[name])
-            t = fit_temperature(clf.logits(cal_texts, long_text=config), cal_y)
-            after = Calibration("temperature", temperature=t).apply(logits)
-            results["calibration"][name] = {
-                "temperature": t,
-                "fitted_on": f"{args.calibrate_on} ({len(cal_texts)} texts)",
-                "ece_before": task_ece(logits, y, "single_label"),
-                "ece_after": task_ece(after, y, "single_label"),
-                "coverage": coverage(after, y),
-            }
-            c = results["calibration"][name]
-            print(f"{name:16s} T {t:.3f}  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}")
+def calibrate(  # type: ignore[no-untyped-def]
+    clf, logits_by: dict[str, np.ndarray], y: np.ndarray, cal_texts: list[str], cal_y: np.ndarray, where: str
+) -> dict:
+    """Per strategy, a temperature fitted on the calibration texts and the ECE on the data before/after."""
+    from clf_runtime.calibration import Calibration, task_ece
+    from clf_runtime.long_text import LongText
+    from clf_train.calibrate import coverage, fit_temperature
 
-    text = json.dumps(results, indent=2)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(text + "\n")
-    print(text)
+    out = {}
+    for name, logits in logits_by.items():
+        config = LongText(**CONFIGS[name])
+        t = fit_temperature(clf.logits(cal_texts, long_text=config), cal_y)
+        after = Calibration("temperature", temperature=t).apply(logits)
+        out[name] = {
+            "temperature": t,
+            "fitted_on": where,
+            "ece_before": task_ece(logits, y, "single_label"),
+            "ece_after": task_ece(after, y, "single_label"),
+            "coverage": coverage(after, y),
+        }
+        c = out[name]
+        print(f"{name:16s} T {t:.3f}  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}")
+    return out
 
 
 if __name__ == "__main__":

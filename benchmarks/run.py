@@ -276,7 +276,7 @@ def accuracy(clf, texts: list[str], labels: list[str]) -> float:
     return float(np.mean([p.label == y for p, y in zip(preds, labels, strict=True)]))
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", type=Path, default=Path("clf-trained"))
     ap.add_argument("--artifact", type=Path, default=Path("clf-model"))
@@ -292,15 +292,13 @@ def main() -> None:
     ap.add_argument("--skip-venv-sizes", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--render", type=Path, default=None, help="only re-render an existing results.json")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.render is not None:
-        report = json.loads(args.render.read_text())
-        report["ratios"] = ratios(report)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(report, indent=2))
-        (args.out / "results.md").write_text(markdown(report))
-        chart(report, args.out / "latency.png")
-        print(markdown(report))
+        write_report(json.loads(args.render.read_text()), args.out)
         return
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -308,7 +306,6 @@ def main() -> None:
 
     warnings.filterwarnings("ignore")
     from clf_runtime import TextClassifier
-    from clf_runtime.bench import text_of_tokens
 
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="clf-bench-"))
@@ -319,73 +316,12 @@ def main() -> None:
     fp32 = TextClassifier.load(args.artifact, provider="cpu", precision="fp32")
     texts, labels = read_texts(args.data, args.text_column, args.label_column, 100000)
 
-    floors = build_floor(args.model_dir, work, tuple(args.floor_levels.split(",")))
-    pipe = make_pipeline(args.model_dir)
-    eager = make_eager(args.model_dir)
-    optimum = make_optimum(args.model_dir, args.artifact / int8.manifest.variant("int8").file, work)
-    optimum_own = make_optimum(args.model_dir, optimum_own_int8(work / "raw", work), work / "own")
-    bare_artifact = make_bare(args.artifact / int8.manifest.variant("int8").file, int8)
-    bare_floor = {level: make_bare(path, int8) for level, path in floors.items()}
-
-    # Latency at batch 1: short real texts, then fixed token lengths.
-    inputs = {"short texts": texts[:200]}
-    for n in (int(x) for x in args.lengths.split(",")):
-        if n <= int8.manifest.max_length:
-            inputs[f"{n} tokens"] = [text_of_tokens(int8, n)]
-    on_text = {
-        "transformers pipeline fp32": lambda t: pipe(t, truncation=True),
-        "PyTorch eager fp32": eager,
-        "Optimum ORTModel int8 pipeline": lambda t: optimum(t, truncation=True),
-        "Optimum ORTModel, own ORTQuantizer int8": lambda t: optimum_own(t, truncation=True),
-        "clf_runtime fp32": lambda t: fp32.predict([t]),
-        "clf_runtime int8": lambda t: int8.predict([t]),
-    }
-    on_feed = {"bare session int8 (artifact graph)": bare_artifact}
-    on_feed.update({f"bare session int8 ({level} fused)": fn for level, fn in bare_floor.items()})
-    latency = {}
-    for input_name, items in inputs.items():
-        feeds = [int8.model_inputs([t]) for t in items]
-        calls = {name: cycling(fn, items) for name, fn in on_text.items()}
-        calls.update({name: cycling(fn, feeds) for name, fn in on_feed.items()})
-        latency[input_name] = interleaved(calls, args.rounds, args.per_round, warmup=20)
-        print(input_name, json.dumps({k: round(v["p50_ms"], 3) for k, v in latency[input_name].items()}))
-    report["latency_batch1"] = latency
-
-    # Throughput on a file: clf-run end to end vs the pipeline (batched) in a process of its own.
-    corpus = work / "corpus.txt"
-    corpus.write_text(
-        "\n".join(texts[i % len(texts)].replace("\n", " ") for i in range(args.throughput_texts))
-    )
-    clf_run = str(BIN / "clf-run")
-    t_clf, rss_clf, _ = run_process(
-        [clf_run, str(corpus), "--model", str(args.artifact), "--output", str(work / "out.txt")]
-    )
+    report["latency_batch1"] = measure_latency(args, int8, fp32, texts, work)
     script = work / "pipeline_file.py"
     script.write_text(PIPELINE_SCRIPT)
-    t_pipe, rss_pipe, _ = run_process([sys.executable, str(script), str(args.model_dir), str(corpus)])
-    report["throughput"] = {
-        "texts": args.throughput_texts,
-        "clf-run texts/s (whole process)": args.throughput_texts / t_clf,
-        "pipeline batch 32 texts/s (whole process)": args.throughput_texts / t_pipe,
-        "clf-run peak RSS MiB": rss_clf,
-        "pipeline peak RSS MiB": rss_pipe,
-    }
+    report["throughput"] = measure_throughput(args, texts, work, script)
     print(json.dumps(report["throughput"]))
-
-    # Cold start: process start to first prediction, interleaved.
-    one = work / "one.txt"
-    one.write_text(texts[0] + "\n")
-    cold: dict[str, list[float]] = {"clf-run": [], "pipeline script": []}
-    rss: dict[str, float] = {}
-    for _ in range(args.cold_runs):
-        t, r, _ = run_process([clf_run, str(one), "--model", str(args.artifact)])
-        cold["clf-run"].append(t)
-        rss["clf-run"] = r
-        t, r, _ = run_process([sys.executable, str(script), str(args.model_dir), str(one)])
-        cold["pipeline script"].append(t)
-        rss["pipeline script"] = r
-    report["cold_start_s"] = {k: statistics.median(v) for k, v in cold.items()}
-    report["cold_start_peak_rss_mib"] = rss
+    report["cold_start_s"], report["cold_start_peak_rss_mib"] = measure_cold_start(args, texts, work, script)
     print(json.dumps(report["cold_start_s"]))
 
     report["sizes_bytes"] = {
@@ -404,12 +340,98 @@ def main() -> None:
         }
         print(json.dumps(report["accuracy"]))
 
-    report["ratios"] = ratios(report)
-    (args.out / "results.json").write_text(json.dumps(report, indent=2))
-    (args.out / "results.md").write_text(markdown(report))
-    chart(report, args.out / "latency.png")
-    print(markdown(report))
+    write_report(report, args.out)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def write_report(report: dict, out: Path) -> None:
+    """Add the ratios, write results.json, results.md and latency.png to `out`, print the markdown."""
+    report["ratios"] = ratios(report)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    (out / "results.md").write_text(markdown(report))
+    chart(report, out / "latency.png")
+    print(markdown(report))
+
+
+def contenders(args: argparse.Namespace, int8, fp32, work: Path) -> tuple[dict, dict]:
+    """The contenders called on a text, and the bare sessions called on pre-tokenized arrays."""
+    floors = build_floor(args.model_dir, work, tuple(args.floor_levels.split(",")))
+    pipe = make_pipeline(args.model_dir)
+    eager = make_eager(args.model_dir)
+    optimum = make_optimum(args.model_dir, args.artifact / int8.manifest.variant("int8").file, work)
+    optimum_own = make_optimum(args.model_dir, optimum_own_int8(work / "raw", work), work / "own")
+    bare_artifact = make_bare(args.artifact / int8.manifest.variant("int8").file, int8)
+    bare_floor = {level: make_bare(path, int8) for level, path in floors.items()}
+    on_text = {
+        "transformers pipeline fp32": lambda t: pipe(t, truncation=True),
+        "PyTorch eager fp32": eager,
+        "Optimum ORTModel int8 pipeline": lambda t: optimum(t, truncation=True),
+        "Optimum ORTModel, own ORTQuantizer int8": lambda t: optimum_own(t, truncation=True),
+        "clf_runtime fp32": lambda t: fp32.predict([t]),
+        "clf_runtime int8": lambda t: int8.predict([t]),
+    }
+    on_feed = {"bare session int8 (artifact graph)": bare_artifact}
+    on_feed.update({f"bare session int8 ({level} fused)": fn for level, fn in bare_floor.items()})
+    return on_text, on_feed
+
+
+def measure_latency(args: argparse.Namespace, int8, fp32, texts: list[str], work: Path) -> dict:
+    """Latency at batch 1: short real texts, then fixed token lengths."""
+    from clf_runtime.bench import text_of_tokens
+
+    on_text, on_feed = contenders(args, int8, fp32, work)
+    inputs = {"short texts": texts[:200]}
+    for n in (int(x) for x in args.lengths.split(",")):
+        if n <= int8.manifest.max_length:
+            inputs[f"{n} tokens"] = [text_of_tokens(int8, n)]
+    latency = {}
+    for input_name, items in inputs.items():
+        feeds = [int8.model_inputs([t]) for t in items]
+        calls = {name: cycling(fn, items) for name, fn in on_text.items()}
+        calls.update({name: cycling(fn, feeds) for name, fn in on_feed.items()})
+        latency[input_name] = interleaved(calls, args.rounds, args.per_round, warmup=20)
+        print(input_name, json.dumps({k: round(v["p50_ms"], 3) for k, v in latency[input_name].items()}))
+    return latency
+
+
+def measure_throughput(args: argparse.Namespace, texts: list[str], work: Path, script: Path) -> dict:
+    """Throughput on a file: clf-run end to end vs the pipeline (batched) in a process of its own."""
+    corpus = work / "corpus.txt"
+    corpus.write_text(
+        "\n".join(texts[i % len(texts)].replace("\n", " ") for i in range(args.throughput_texts))
+    )
+    clf_run = str(BIN / "clf-run")
+    t_clf, rss_clf, _ = run_process(
+        [clf_run, str(corpus), "--model", str(args.artifact), "--output", str(work / "out.txt")]
+    )
+    t_pipe, rss_pipe, _ = run_process([sys.executable, str(script), str(args.model_dir), str(corpus)])
+    return {
+        "texts": args.throughput_texts,
+        "clf-run texts/s (whole process)": args.throughput_texts / t_clf,
+        "pipeline batch 32 texts/s (whole process)": args.throughput_texts / t_pipe,
+        "clf-run peak RSS MiB": rss_clf,
+        "pipeline peak RSS MiB": rss_pipe,
+    }
+
+
+def measure_cold_start(
+    args: argparse.Namespace, texts: list[str], work: Path, script: Path
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Cold start: process start to first prediction, interleaved. Median seconds and peak RSS (MiB)."""
+    one = work / "one.txt"
+    one.write_text(texts[0] + "\n")
+    clf_run = str(BIN / "clf-run")
+    cold: dict[str, list[float]] = {"clf-run": [], "pipeline script": []}
+    rss: dict[str, float] = {}
+    for _ in range(args.cold_runs):
+        t, r, _ = run_process([clf_run, str(one), "--model", str(args.artifact)])
+        cold["clf-run"].append(t)
+        rss["clf-run"] = r
+        t, r, _ = run_process([sys.executable, str(script), str(args.model_dir), str(one)])
+        cold["pipeline script"].append(t)
+        rss["pipeline script"] = r
+    return {k: statistics.median(v) for k, v in cold.items()}, rss
 
 
 def ratios(report: dict) -> dict:

@@ -183,7 +183,7 @@ def summary(runs: list[dict]) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=Path(os.environ.get("CLF_MODEL") or "clf-model"))
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per cell")
@@ -193,7 +193,11 @@ def main() -> None:
     parser.add_argument("--max-wait-ms", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
     from clf_runtime import TextClassifier
@@ -201,7 +205,6 @@ def main() -> None:
     clf = TextClassifier.load(args.model, threads=args.threads)
     tokens = min(128, clf.manifest.max_length)
     kinds = {"short": SHORT, f"{tokens} tokens": long_texts(clf, tokens)}
-    offline_runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
 
     extra = ["--threads", str(args.threads)] if args.threads else []
     modes = {
@@ -212,28 +215,8 @@ def main() -> None:
         mode: Server(args.model, *flags, "--max-wait-ms", str(args.max_wait_ms), *extra)
         for mode, flags in modes.items()
     }
-    cells: dict[tuple[str, str, int], list[dict]] = {}
     try:
-        for server in servers.values():
-            load(server.port, SHORT, 4, 1.0)  # warm-up
-        # Both servers are up (the idle one costs nothing); their cells alternate, so a change in
-        # the machine's load hits both sides of each ratio alike.
-        for r in range(args.rounds):
-            for kind, texts in kinds.items():
-                offline_runs[kind].append(offline(clf, texts, 100, 1000))  # in the same round
-                for n in clients:
-                    for mode in list(servers)[:: 1 if r % 2 == 0 else -1]:
-                        server = servers[mode]
-                        before, cpu = server.batches(), server.cpu_seconds()
-                        run = load(server.port, texts, n, args.duration)
-                        cpu, after = server.cpu_seconds() - cpu, server.batches()
-                        run.update(inputs=after[0] - before[0], calls=after[1] - before[1], cpu=cpu)
-                        cells.setdefault((mode, kind, n), []).append(run)
-                        rate = len(run["latencies"]) / run["seconds"]
-                        print(
-                            f"  round {r + 1}: {mode}, {kind}, {n} clients: {rate:.0f} texts/s",
-                            file=sys.stderr,
-                        )
+        cells, offline_runs = run_rounds(args, clf, kinds, clients, servers)
     finally:
         for server in servers.values():
             server.stop()
@@ -244,7 +227,47 @@ def main() -> None:
         for kind in kinds
         for n in clients
     ]
+    print_tables(args, rows, base)
+    print_comparisons(rows, base, list(modes), list(kinds), clients)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "offline": base}, indent=2) + "\n")
 
+
+def run_rounds(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace, clf, kinds: dict[str, list[str]], clients: list[int], servers: dict[str, Server]
+) -> tuple[dict[tuple[str, str, int], list[dict]], dict[str, list[dict]]]:
+    """Every cell (server, texts, clients) once a round, and the in-process numbers in the same round."""
+    offline_runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    cells: dict[tuple[str, str, int], list[dict]] = {}
+    for server in servers.values():
+        load(server.port, SHORT, 4, 1.0)  # warm-up
+    # Both servers are up (the idle one costs nothing); their cells alternate, so a change in
+    # the machine's load hits both sides of each ratio alike.
+    for r in range(args.rounds):
+        for kind, texts in kinds.items():
+            offline_runs[kind].append(offline(clf, texts, 100, 1000))  # in the same round
+            for n in clients:
+                for mode in list(servers)[:: 1 if r % 2 == 0 else -1]:
+                    run = measure_cell(servers[mode], texts, n, args.duration)
+                    cells.setdefault((mode, kind, n), []).append(run)
+                    rate = len(run["latencies"]) / run["seconds"]
+                    print(
+                        f"  round {r + 1}: {mode}, {kind}, {n} clients: {rate:.0f} texts/s",
+                        file=sys.stderr,
+                    )
+    return cells, offline_runs
+
+
+def measure_cell(server: Server, texts: list[str], clients: int, duration: float) -> dict:
+    """One load run on `server`, with the inputs, model calls and CPU time the server spent on it."""
+    before, cpu = server.batches(), server.cpu_seconds()
+    run = load(server.port, texts, clients, duration)
+    cpu, after = server.cpu_seconds() - cpu, server.batches()
+    run.update(inputs=after[0] - before[0], calls=after[1] - before[1], cpu=cpu)
+    return run
+
+
+def print_tables(args: argparse.Namespace, rows: list[dict], base: dict[str, dict[str, float]]) -> None:
     print(
         f"model: {args.model} ({clf_desc(args.model)}), {args.rounds} x {args.duration:g} s per cell, "
         f"{os.cpu_count()} CPUs\n"
@@ -264,8 +287,18 @@ def main() -> None:
     for kind, b in base.items():
         print(f"| | {kind} | {b['p50_ms']:.2f} | {b['texts_per_s']:.0f} |")
 
+
+def print_comparisons(
+    rows: list[dict],
+    base: dict[str, dict[str, float]],
+    modes: list[str],
+    kinds: list[str],
+    clients: list[int],
+) -> None:
+    """The ratios the issue asks for, one column per kind of text."""
+
     def cell(mode_index: int, kind: str, n: int) -> dict:
-        mode = list(modes)[mode_index]
+        mode = modes[mode_index]
         return next(r for r in rows if r["mode"] == mode and r["texts"] == kind and r["clients"] == n)
 
     most, fewest = max(clients), min(clients)
@@ -287,8 +320,6 @@ def main() -> None:
     }
     for name, f in lines.items():
         print(f"| {name} | " + " | ".join(f"{f(k):.2f}" for k in kinds) + " |")
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "offline": base}, indent=2) + "\n")
 
 
 def clf_desc(model: Path) -> str:

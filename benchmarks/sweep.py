@@ -135,35 +135,54 @@ def _known_labels_only(split, names):
 
 
 def run_one(dataset: str, recipe: str, root: Path, logits_dir: Path | None, model: str | None) -> dict:
-    import numpy as np
-
-    from clf_train import metrics as M
-    from clf_train.config import TrainConfig
-    from clf_train.data import TaskData, load_split, load_task_data
     from clf_train.training import train
 
     overrides = {**RECIPES, **LOSS_RECIPES}[recipe]
     with tempfile.TemporaryDirectory() as tmp:
         train_path, test_path, label = prepare(dataset, root, Path(tmp))
-        base = TrainConfig(data=train_path, label_column=label, output=Path(tmp) / "out", progress=False)
-        if model:
-            base = TrainConfig(**{**base.__dict__, "model": model})
-        smoke = {"max_steps": int(os.environ["SWEEP_MAX_STEPS"])} if "SWEEP_MAX_STEPS" in os.environ else {}
-        config = TrainConfig(**{**base.__dict__, **overrides, **smoke})
-        data = load_task_data(
-            train_path, None, "text", label, None, "auto", ";", config.validation_split, config.seed
-        )
-        test, _ = load_split(test_path, "text", label, None, data.task, ";")
-        data = TaskData(
-            data.task,
-            data.label_names,
-            data.train,
-            data.validation,
-            _known_labels_only(test, data.label_names),
-        )
+        config = _config(train_path, label, Path(tmp) / "out", model, overrides)
+        data = _task_data(train_path, test_path, label, config)
         start = time.perf_counter()
         result = train(config, data)
         seconds = time.perf_counter() - start
+    row = _row(dataset, recipe, data, result, seconds)
+    if data.task == "multi_label" and logits_dir is not None:
+        _save_logits(logits_dir / f"{dataset}__{recipe}.npz", data, result)
+    return row
+
+
+def _config(train_path: Path, label: str, output: Path, model: str | None, overrides: dict):
+    """The recipe's TrainConfig (SWEEP_MAX_STEPS, for a smoke run, caps the steps)."""
+    from clf_train.config import TrainConfig
+
+    base = TrainConfig(data=train_path, label_column=label, output=output, progress=False)
+    if model:
+        base = TrainConfig(**{**base.__dict__, "model": model})
+    smoke = {"max_steps": int(os.environ["SWEEP_MAX_STEPS"])} if "SWEEP_MAX_STEPS" in os.environ else {}
+    return TrainConfig(**{**base.__dict__, **overrides, **smoke})
+
+
+def _task_data(train_path: Path, test_path: Path, label: str, config):
+    """Training rows split as clf-train splits them, and the set's own test split as the test rows."""
+    from clf_train.data import TaskData, load_split, load_task_data
+
+    data = load_task_data(
+        train_path, None, "text", label, None, "auto", ";", config.validation_split, config.seed
+    )
+    test, _ = load_split(test_path, "text", label, None, data.task, ";")
+    return TaskData(
+        data.task,
+        data.label_names,
+        data.train,
+        data.validation,
+        _known_labels_only(test, data.label_names),
+    )
+
+
+def _row(dataset: str, recipe: str, data, result, seconds: float) -> dict:
+    """The JSON line of one run: validation and test metric, times."""
+    from clf_train import metrics as M
+
     main = M.MAIN_METRIC[data.task]
     validation = result.metrics.get("tuned", result.metrics)
     row = {
@@ -182,16 +201,23 @@ def run_one(dataset: str, recipe: str, root: Path, logits_dir: Path | None, mode
     if data.task == "multi_label":
         at_half = M.compute(result.test_logits, data.test.labels, data.task, data.label_names)
         row["test_at_0.5"] = at_half[main]
-        if logits_dir is not None:
-            logits_dir.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(
-                logits_dir / f"{dataset}__{recipe}.npz",
-                val_logits=result.validation_logits,
-                val_y=M.label_ids(data.validation.labels, data.task, data.label_names),
-                test_logits=result.test_logits,
-                test_y=M.label_ids(data.test.labels, data.task, data.label_names),
-            )
     return row
+
+
+def _save_logits(path: Path, data, result) -> None:
+    """A multi-label run's validation and test logits and label ids, for benchmarks/thresholds.py."""
+    import numpy as np
+
+    from clf_train import metrics as M
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        val_logits=result.validation_logits,
+        val_y=M.label_ids(data.validation.labels, data.task, data.label_names),
+        test_logits=result.test_logits,
+        test_y=M.label_ids(data.test.labels, data.task, data.label_names),
+    )
 
 
 def table(paths: list[Path]) -> str:

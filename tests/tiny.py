@@ -63,12 +63,7 @@ def build_model(
 ):
     """A random sequence classifier of `arch` (bert, distilbert, roberta) saved with a tokenizer."""
     import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        BertConfig,
-        DistilBertConfig,
-        RobertaConfig,
-    )
+    from transformers import AutoModelForSequenceClassification
 
     from clf_train.reference import PROBLEM_TYPES
 
@@ -85,17 +80,20 @@ def build_model(
         # Wider than BERT's 0.02 so that random logits differ enough to make predictions testable.
         "initializer_range": init_range,
     }
-    if arch == "bert":
-        config = BertConfig(
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-            intermediate_size=hidden * 2,
-            max_position_embeddings=128,
-            **common,
-        )
-    elif arch == "distilbert":
-        config = DistilBertConfig(
+    config = _arch_config(arch, hidden, layers, common)
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.eval()
+    model.save_pretrained(folder)
+    return model, tokenizer
+
+
+def _arch_config(arch: str, hidden: int, layers: int, common: dict):  # -> PretrainedConfig
+    """The transformers config of a small `arch`: 2 heads, feed-forward twice `hidden` wide."""
+    from transformers import BertConfig, DistilBertConfig, RobertaConfig
+
+    if arch == "distilbert":
+        return DistilBertConfig(
             dim=hidden,
             n_layers=layers,
             n_heads=2,
@@ -103,24 +101,18 @@ def build_model(
             max_position_embeddings=128,
             **common,
         )
-    elif arch == "roberta":
+    sizes = {
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 2,
+        "intermediate_size": hidden * 2,
+    }
+    if arch == "bert":
+        return BertConfig(**sizes, max_position_embeddings=128, **common)
+    if arch == "roberta":
         # RoBERTa offsets positions by padding_idx + 1, so it needs two extra positions.
-        config = RobertaConfig(
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-            intermediate_size=hidden * 2,
-            max_position_embeddings=130,
-            type_vocab_size=1,
-            **common,
-        )
-    else:
-        raise ValueError(arch)
-    torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config)
-    model.eval()
-    model.save_pretrained(folder)
-    return model, tokenizer
+        return RobertaConfig(**sizes, max_position_embeddings=130, type_vocab_size=1, **common)
+    raise ValueError(arch)
 
 
 def write_train_meta(folder: Path, task: str, text_pair: bool, max_length: int) -> None:

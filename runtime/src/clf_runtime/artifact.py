@@ -273,9 +273,24 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
     Public so that exporters check what they assemble with the rules the runtime loads by.
     """
     top = _Fields(data, where)
-    if data.get("format") != FORMAT:
+    _check_format(top, where)
+    task = top.text("task", choices=TASKS)
+    labels = _labels(top)
+    inputs = _inputs(top)
+    variants = _variants(top)
+    manifest = _manifest(top, task, labels, inputs, variants)
+    if manifest.text_pair and manifest.long_text.strategy != "truncate":
+        raise top.fail("long_text", "truncate (the other strategies are for single-text models)")
+    if not manifest.output or _bad_char(manifest.output):
+        raise top.fail("output", "the name of the ONNX output")
+    return manifest
+
+
+def _check_format(top: _Fields, where: str) -> None:
+    """A clf manifest ("format") of the version this runtime reads ("format_version")."""
+    if top.data.get("format") != FORMAT:
         raise ArtifactError(f'{where} is not a clf manifest (no "format": "{FORMAT}")')
-    version = data.get("format_version")
+    version = top.data.get("format_version")
     if type(version) is not int:
         raise top.fail("format_version", "an integer")
     if version != FORMAT_VERSION:
@@ -284,18 +299,31 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
             f"{FORMAT_VERSION}: re-export the model with a matching clf-export, or install "
             "the clf-runtime release that matches the exporter"
         )
-    task = top.text("task", choices=TASKS)
+
+
+def _labels(top: _Fields) -> list[str]:
     labels = top.strings(
         "labels", "a non-empty list of distinct non-empty strings without control characters"
     )
     if len(labels) > MAX_LABELS or any(len(x) > MAX_LABEL_CHARS for x in labels):
         raise top.fail("labels", f"at most {MAX_LABELS} labels of at most {MAX_LABEL_CHARS} characters")
+    return labels
+
+
+def _inputs(top: _Fields) -> list[str]:
     inputs = top.strings(
         "inputs", f"a non-empty list of distinct ONNX input names ({', '.join(SUPPORTED_INPUTS)})"
     )
     if not set(inputs) <= set(SUPPORTED_INPUTS) or "input_ids" not in inputs:
         raise top.fail("inputs", f"names among {', '.join(SUPPORTED_INPUTS)}, input_ids included")
-    variants = _variants(top)
+    return inputs
+
+
+def _manifest(
+    top: _Fields, task: str, labels: list[str], inputs: list[str], variants: tuple[Variant, ...]
+) -> Manifest:
+    """The Manifest of the checked fields and the rest, read in this order; a field parser's own
+    exception (a malformed nested object) becomes an ArtifactError."""
     try:
         manifest = Manifest(
             task=task,
@@ -318,11 +346,7 @@ def validate_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
         if manifest.calibration is not None:
             manifest.calibration.check(len(manifest.labels))
     except (KeyError, TypeError, ValueError, AttributeError, InputError) as exc:  # field parsers' checks
-        raise ArtifactError(f"{where} is malformed ({type(exc).__name__}: {_short(exc, 200)})") from None
-    if manifest.text_pair and manifest.long_text.strategy != "truncate":
-        raise top.fail("long_text", "truncate (the other strategies are for single-text models)")
-    if not manifest.output or _bad_char(manifest.output):
-        raise top.fail("output", "the name of the ONNX output")
+        raise ArtifactError(f"{top.where} is malformed ({type(exc).__name__}: {_short(exc, 200)})") from None
     return manifest
 
 

@@ -117,43 +117,61 @@ def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, An
 
 def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0") -> Starlette:
     """An app serving `clf`; its batcher starts and stops with the app's lifespan."""
-    metrics = Metrics()
-
-    def on_batch(size: int, seconds: float) -> None:
-        metrics.batch_size.observe(size)
-        metrics.batch_seconds.observe(seconds)
-
-    batcher = Batcher(
-        _classifier_fn(clf, config.max_batch), config.max_batch, config.max_wait_ms / 1000, on_batch
+    service = _Service(clf, config, version)
+    app = Starlette(
+        routes=[
+            Route("/predict", service.predict, methods=["POST"]),
+            Route("/health", service.health, methods=["GET"]),
+            Route("/info", service.get_info, methods=["GET"]),
+            Route("/metrics", service.get_metrics, methods=["GET"]),
+        ],
+        lifespan=service.lifespan,
+        exception_handlers={HTTPException: service.http_error, Exception: service.internal_error},
     )
-    info_body = info(clf, config, version)
+    app.state.metrics = service.metrics
+    app.state.batcher = service.batcher
+    return app
+
+
+class _Service:
+    """What the routes share: the model, the config, the metrics, the batcher and the requests in flight."""
+
+    def __init__(self, clf: TextClassifier, config: ServeConfig, version: str) -> None:
+        self.clf = clf
+        self.config = config
+        self.metrics = Metrics()
+        self.batcher = Batcher(
+            _classifier_fn(clf, config.max_batch), config.max_batch, config.max_wait_ms / 1000, self._on_batch
+        )
+        self.info_body = info(clf, config, version)
+        self.active = 0  # /predict requests being answered
+
+    def _on_batch(self, size: int, seconds: float) -> None:
+        self.metrics.batch_size.observe(size)
+        self.metrics.batch_seconds.observe(seconds)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await batcher.start()
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.batcher.start()
         try:
             yield
         finally:
-            await batcher.stop()
+            await self.batcher.stop()
 
-    active = [0]  # /predict requests being answered
-
-    async def predict(request: Request) -> Response:
-        if active[0] >= config.max_concurrent:
-            return _overloaded()
+    async def predict(self, request: Request) -> Response:
+        metrics, batcher = self.metrics, self.batcher
+        if self.active >= self.config.max_concurrent:
+            return self._overloaded()
         start = time.perf_counter()
-        active[0] += 1
+        self.active += 1
         metrics.in_flight.inc()
         batcher.expect()
         submitted = False
         try:
-            req = await _checked(request)
+            req = await self._checked(request)
             metrics.queued.set(batcher.queued + len(req.inputs))
             submitted = True  # submit() takes the request off the batcher's expected count
-            results = await batcher.submit(req.inputs)
-            answers = [answer(pred, row, clf.labels, req, config.min_score) for pred, row in results]
-            metrics.inputs.inc(len(answers))
-            response = JSONResponse(answers if req.batched else answers[0])
+            response = await self._answer(req)
         except RequestError as exc:
             metrics.errors.labels(exc.error_type).inc()
             response = _error(exc)
@@ -166,24 +184,33 @@ def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0")
         finally:
             if not submitted:
                 batcher.give_up()
-            active[0] -= 1
+            self.active -= 1
             metrics.in_flight.dec()
             metrics.queued.set(batcher.queued)
         metrics.requests.labels("/predict", str(response.status_code)).inc()
         metrics.latency.observe(time.perf_counter() - start)
         return response
 
-    def _overloaded() -> Response:
+    async def _answer(self, req: PredictRequest) -> Response:
+        """Run the checked request through the batcher: one answer, or a list for a batched request."""
+        results = await self.batcher.submit(req.inputs)
+        labels, min_score = self.clf.labels, self.config.min_score
+        answers = [answer(pred, row, labels, req, min_score) for pred, row in results]
+        self.metrics.inputs.inc(len(answers))
+        return JSONResponse(answers if req.batched else answers[0])
+
+    def _overloaded(self) -> Response:
         exc = RequestError(
             429,
             "overloaded",
-            f"{config.max_concurrent} requests are being answered (--max-concurrent): retry later",
+            f"{self.config.max_concurrent} requests are being answered (--max-concurrent): retry later",
         )
-        metrics.errors.labels(exc.error_type).inc()
-        metrics.requests.labels("/predict", "429").inc()
+        self.metrics.errors.labels(exc.error_type).inc()
+        self.metrics.requests.labels("/predict", "429").inc()
         return _error(exc)
 
-    async def _checked(request: Request) -> PredictRequest:
+    async def _checked(self, request: Request) -> PredictRequest:
+        clf, config = self.clf, self.config
         body = await read_body(request, config.max_body_bytes)
         req = parse_predict(decode_json(body), clf.text_pair, config.max_inputs)
         if not req.truncate:
@@ -198,51 +225,38 @@ def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0")
                 )
         return req
 
-    async def health(request: Request) -> Response:
-        if not batcher.running:  # the model worker is gone: the server cannot answer /predict
-            metrics.requests.labels("/health", "503").inc()
+    async def health(self, request: Request) -> Response:
+        if not self.batcher.running:  # the model worker is gone: the server cannot answer /predict
+            self.metrics.requests.labels("/health", "503").inc()
             return JSONResponse({"error": "the model worker is not running", "error_type": "unhealthy"}, 503)
-        metrics.requests.labels("/health", "200").inc()
+        self.metrics.requests.labels("/health", "200").inc()
         return JSONResponse({"status": "ok"})
 
-    async def get_info(request: Request) -> Response:
-        metrics.requests.labels("/info", "200").inc()
-        return JSONResponse(info_body)
+    async def get_info(self, request: Request) -> Response:
+        self.metrics.requests.labels("/info", "200").inc()
+        return JSONResponse(self.info_body)
 
-    async def get_metrics(request: Request) -> Response:
-        metrics.requests.labels("/metrics", "200").inc()
-        return Response(metrics.render(), media_type=metrics.content_type)
+    async def get_metrics(self, request: Request) -> Response:
+        self.metrics.requests.labels("/metrics", "200").inc()
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
-    async def http_error(request: Request, exc: Exception) -> Response:
+    async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        if exc.status_code == 404:
-            kind, message = "not_found", f"no route {request.url.path}; routes: {ROUTES}"
-        elif exc.status_code == 405:
-            kind, message = (
-                "method_not_allowed",
-                f"{request.method} {request.url.path} is not a route; routes: {ROUTES}",
-            )
-        else:
-            kind, message = "http", str(exc.detail)
-        metrics.errors.labels(kind).inc()
-        metrics.requests.labels("other", str(exc.status_code)).inc()
+        kind, message = _http_error_message(request, exc)
+        self.metrics.errors.labels(kind).inc()
+        self.metrics.requests.labels("other", str(exc.status_code)).inc()
         return JSONResponse({"error": message, "error_type": kind}, exc.status_code, headers=exc.headers)
 
-    async def internal_error(request: Request, exc: Exception) -> Response:
+    async def internal_error(self, request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        metrics.errors.labels("internal").inc()
+        self.metrics.errors.labels("internal").inc()
         return JSONResponse({"error": "internal server error", "error_type": "internal"}, 500)
 
-    app = Starlette(
-        routes=[
-            Route("/predict", predict, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/info", get_info, methods=["GET"]),
-            Route("/metrics", get_metrics, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Exception: internal_error},
-    )
-    app.state.metrics = metrics
-    app.state.batcher = batcher
-    return app
+
+def _http_error_message(request: Request, exc: HTTPException) -> tuple[str, str]:
+    """(error_type, message) of a refusal Starlette raised itself: no such route, wrong method, ..."""
+    if exc.status_code == 404:
+        return "not_found", f"no route {request.url.path}; routes: {ROUTES}"
+    if exc.status_code == 405:
+        return "method_not_allowed", f"{request.method} {request.url.path} is not a route; routes: {ROUTES}"
+    return "http", str(exc.detail)
