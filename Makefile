@@ -63,10 +63,24 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Benchmarks the model `make demo` trained; pass e.g. BENCH_ARGS="--data ../shared/data/banking77/test.csv --label-column category".
+# Benchmarks the model `make demo` trained, side by side in one run: latency, throughput and start-up
+# against PyTorch and Optimum (run.py); the int8 kinds' batch-dependence, accuracy and speed
+# (batch_dependence.py, against the same model exported with int8-dynamic and int8-per-row); clf-run's
+# peak memory and cold start (footprint.py). BENCH_ARGS go to run.py, e.g.
+# BENCH_ARGS="--data ../shared/data/banking77/test.csv --label-column category"; BENCH_DATA and
+# BENCH_LABEL pick batch_dependence.py's labelled texts (default: the sample test split).
+BENCH_DATA ?= $(CURDIR)/train/src/clf_train/sample_data/support_test.csv
+BENCH_LABEL ?= label
 bench: setup
 	@test -d demo/clf-model || { echo "run 'make demo' first (or call benchmarks/run.py with --model-dir and --artifact)"; exit 1; }
 	cd demo && ../$(BIN)/python ../benchmarks/run.py --model-dir clf-trained --artifact clf-model --out ../benchmarks/results $(BENCH_ARGS)
+	cd demo && for kind in dynamic per-row; do \
+	  ../$(BIN)/clf-export --quantize int8-$$kind --variants cpu --output clf-model-$$kind --overwrite >/dev/null || exit 1; done
+	cd demo && ../$(BIN)/python ../benchmarks/batch_dependence.py clf-model clf-model-dynamic clf-model-per-row \
+	  --data $(BENCH_DATA) --label-column $(BENCH_LABEL)
+	cd demo && for i in $$(seq 50); do cat texts.txt; done > texts-bench.txt && \
+	  ../$(BIN)/python ../benchmarks/footprint.py --model clf-model --texts texts-bench.txt \
+	  --config default=../runtime/src --config batch16=../runtime/src::--batch-size 16
 
 fixtures: setup
 	$(BIN)/python tests/make_fixtures.py
