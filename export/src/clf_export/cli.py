@@ -121,9 +121,6 @@ def main(
 ) -> None:
     """Export MODEL_DIR (default ./clf-trained) to a checked clf artifact (default ./clf-model)."""
     with command_errors():
-        from clf_export import quiet
-        from clf_export.pipeline import export
-
         config = ExportConfig(
             model_dir=model_dir,
             output=output,
@@ -143,11 +140,19 @@ def main(
             force=force,
             overwrite=overwrite,
         )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            quiet.quiet_libraries()
-            result = export(config)
-        for w in caught:
-            if issubclass(w.category, quiet.ExportWarning):
-                click.echo(f"warning: {w.message}", err=True)
-        click.echo(result.summary())
+        _export(config)
+
+
+def _export(config: ExportConfig) -> None:
+    """Run the export with the libraries' noise silenced; print clf's own warnings, then the summary."""
+    from clf_export import quiet
+    from clf_export.pipeline import export
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet.quiet_libraries()
+        result = export(config)
+    for w in caught:
+        if issubclass(w.category, quiet.ExportWarning):
+            click.echo(f"warning: {w.message}", err=True)
+    click.echo(result.summary())

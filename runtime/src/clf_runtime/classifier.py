@@ -200,9 +200,6 @@ class TextClassifier:
         precision: fp32, int8 or fp16 to override the variant the manifest picks for the provider.
         verify: check each file's sha256 against the manifest (cheap next to session creation).
         """
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         folder = Path(path) if path is not None else default_model_dir()
         if threads is not None and threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
@@ -211,28 +208,8 @@ class TextClassifier:
         name = providers.resolve(provider)
         variant = manifest.variant(precision) if precision else manifest.variant_for(name)
 
-        text = read_verified(root, manifest, TOKENIZER_NAME, verify)
-        try:
-            tokenizer = Tokenizer.from_str(text.decode("utf-8"))
-        except BaseException as exc:  # tokenizers raises bare Exceptions, and pyo3 panics (BaseException)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise ArtifactError(f"cannot read {folder / TOKENIZER_NAME}: {one_line(exc)}") from None
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # The memory-pattern cache keeps a planned block per input shape seen; with length-sorted
-        # batches every batch has a new shape. Off: clf-run's peak RSS on 10,000 texts went from
-        # 244 to 196 MiB with no measurable throughput change (see README, Measured).
-        options.enable_mem_pattern = False
-        if threads is not None and threads < 1:
-            raise InputError(f"threads must be at least 1, got {threads}")
-        usable = providers.usable_cpus()
-        if threads is None and usable < (os.cpu_count() or usable):
-            threads = usable  # ONNX Runtime sizes its pool from the host's cores otherwise
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        tokenizer = _read_tokenizer(root, manifest, folder, verify)
+        options = _session_options(threads)
         session, facts = open_session(
             root, manifest, variant, options, providers.session_providers(name), verify
         )
@@ -390,3 +367,37 @@ class TextClassifier:
                 f"onnxruntime failed on a batch of {len(encodings)} inputs "
                 f"(longest {max(len(e.ids) for e in encodings)} tokens): {one_line(exc)}"
             ) from None
+
+
+def _read_tokenizer(root: Path, manifest: Manifest, folder: Path, verify: bool) -> Tokenizer:
+    """The artifact's tokenizer.json (sha256-checked when verify); unreadable: ArtifactError."""
+    from tokenizers import Tokenizer
+
+    text = read_verified(root, manifest, TOKENIZER_NAME, verify)
+    try:
+        return Tokenizer.from_str(text.decode("utf-8"))
+    except BaseException as exc:  # tokenizers raises bare Exceptions, and pyo3 panics (BaseException)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ArtifactError(f"cannot read {folder / TOKENIZER_NAME}: {one_line(exc)}") from None
+
+
+def _session_options(threads: int | None) -> ort.SessionOptions:
+    """Session options: quiet logs, no memory-pattern cache, intra-op threads sized to usable CPUs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # The memory-pattern cache keeps a planned block per input shape seen; with length-sorted
+    # batches every batch has a new shape. Off: clf-run's peak RSS on 10,000 texts went from
+    # 244 to 196 MiB with no measurable throughput change (see README, Measured).
+    options.enable_mem_pattern = False
+    if threads is not None and threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")
+    usable = providers.usable_cpus()
+    if threads is None and usable < (os.cpu_count() or usable):
+        threads = usable  # ONNX Runtime sizes its pool from the host's cores otherwise
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return options

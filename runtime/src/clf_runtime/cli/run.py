@@ -116,19 +116,7 @@ def run(config: RunConfig) -> int:
             check_not_input(output, info)  # before loading: fail fast, and never truncate the input
         clf = TextClassifier.load(config.model, provider=config.provider, threads=config.threads)
         size = info.st_size if stat.S_ISREG(info.st_mode) else None
-        if (
-            not clf.batch_independent
-            and config.batch_size > 1
-            and sys.stderr is not None
-            and sys.stderr.isatty()
-        ):
-            click.echo(
-                f"note: this model ({clf.precision}, dynamic) can give a text slightly different scores "
-                "depending on the other texts in its batch; re-export with clf-export --quantize "
-                "int8 (scales fixed at export) or pass --batch-size 1 for answers that do not depend "
-                "on batching",
-                err=True,
-            )
+        note_batch_dependence(clf, config.batch_size)
         show_bar = size is not None and sys.stderr is not None and sys.stderr.isatty()
         bar = click.progressbar(length=size, file=sys.stderr, label="classifying") if show_bar else None
         done = [0]
@@ -149,6 +137,18 @@ def run(config: RunConfig) -> int:
     finally:
         if source is not sys.stdin.buffer:
             source.close()
+
+
+def note_batch_dependence(clf, batch_size: int) -> None:  # type: ignore[no-untyped-def]
+    """On a terminal, say when a text's scores can depend on its batch-mates, and how to avoid it."""
+    if not clf.batch_independent and batch_size > 1 and sys.stderr is not None and sys.stderr.isatty():
+        click.echo(
+            f"note: this model ({clf.precision}, dynamic) can give a text slightly different scores "
+            "depending on the other texts in its batch; re-export with clf-export --quantize "
+            "int8 (scales fixed at export) or pass --batch-size 1 for answers that do not depend "
+            "on batching",
+            err=True,
+        )
 
 
 def _finite_threshold(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
