@@ -79,8 +79,9 @@ class _Candidates:
         return search.Trial(candidate, problem, error, dest.stat().st_size, latency, details)
 
 
-#: Calibration texts per padded batch: sorted by length first, so batches pad little (and padded
-#: positions are left out of the ranges anyway).
+#: Calibration texts per padded batch, sorted by length first so batches pad little (padded
+#: positions are left out anyway). The fixed ranges are the mean of these batches' extremes
+#: (clf_export.static_scales), i.e. what dynamic int8 would see on a batch of 16 such texts.
 CALIBRATION_BATCH = 16
 
 

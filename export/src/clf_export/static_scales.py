@@ -7,9 +7,8 @@ replaces each `DynamicQuantizeLinear` by a `QuantizeLinear` whose scale and zero
 constants measured at export on calibration texts. Every text is then quantized the same way
 whatever it is batched with, and the run-time min/max pass over each activation disappears.
 
-The ranges are the extremes each quantized activation reached on the calibration texts (padding
-excluded), which is what a dynamic scale sees on a batch of such texts. Values outside the range
-saturate at run time, as int8 does.
+The ranges are what a dynamic scale sees on a typical batch of the calibration texts (the mean of
+the batches' extremes, padding excluded); values outside the range saturate at run time.
 """
 
 from __future__ import annotations
@@ -33,10 +32,14 @@ def quantized_activations(model: Any) -> list[str]:
 def activation_ranges(
     path: Path, feeds: Iterable[Mapping[str, np.ndarray]]
 ) -> dict[str, tuple[float, float]]:
-    """Min and max of each quantized activation of the model at `path` over `feeds`.
+    """The range of each quantized activation of the model at `path`: over `feeds`, the mean of
+    each batch's min and the mean of each batch's max.
 
-    Each feed is one padded batch; rows and positions outside its attention mask are left out, so
-    padding does not widen a range.
+    Each feed is one padded batch; positions outside its attention mask are left out, so padding
+    does not widen a range. The mean of batch extremes is the range dynamic int8 sees on a typical
+    batch; the extremes over all calibration texts are wider, and the coarser scale cost accuracy:
+    GoEmotions dev micro-F1 (2,000 texts) fp32 0.4830, dynamic 0.4808, fixed at the mean of
+    16-text batches 0.4809, at the extremes 0.4786; Banking77 test both 90.13% (dynamic 90.10%).
     """
     import onnx
     import onnxruntime as ort
@@ -52,20 +55,23 @@ def activation_ranges(
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    low = dict.fromkeys(names, 0.0)  # the quantized range always holds 0
-    high = dict.fromkeys(names, 0.0)
-    seen = 0
+    lows: dict[str, list[float]] = {name: [] for name in names}
+    highs: dict[str, list[float]] = {name: [] for name in names}
     for feed in feeds:
         mask = feed.get("attention_mask")
         for name, value in zip(names, session.run(names, dict(feed))):
             real = _unpadded(value, mask)
             if real.size:
-                low[name] = min(low[name], float(real.min()))
-                high[name] = max(high[name], float(real.max()))
-        seen += 1
-    if not seen:
+                lows[name].append(float(real.min()))
+                highs[name].append(float(real.max()))
+    if not any(lows.values()):
         raise ExportError("no calibration texts: fixed int8 scales need at least one")
-    return {name: (low[name], high[name]) for name in names}
+    # The quantized range always holds 0 (uint8_scale widens it to 0 where needed).
+    return {name: (_mean(lows[name]), _mean(highs[name])) for name in names}
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
 
 
 def _unpadded(value: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
