@@ -373,3 +373,32 @@ def test_coreml_variant_is_the_unfused_fp32_graph(tmp_path: Path, texts) -> None
     unfused = TextClassifier.load(tmp_path / "art", provider="cpu", precision="fp32-unfused")
     # Same model, other kernels: within the gate's fp32 tolerance of each other.
     np.testing.assert_allclose(unfused.logits(texts), fused.logits(texts), atol=1e-4, rtol=0)
+
+
+def test_fixed_scales_of_a_graph_without_int8_activations_is_the_graph(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from clf_export import static_scales
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+    )
+    onnx.save(helper.make_model(graph), str(tmp_path / "m.onnx"))
+    feeds = [{"x": np.array([[1.0, -1.0]], np.float32)}]
+    assert static_scales.activation_ranges(tmp_path / "m.onnx", feeds) == {}
+    assert static_scales.fix_scales(tmp_path / "m.onnx", tmp_path / "out.onnx", {}) == 0
+    assert [n.op_type for n in onnx.load(str(tmp_path / "out.onnx")).graph.node] == ["Relu"]
+
+
+def test_fixed_scale_matches_dynamic_quantize_linear() -> None:
+    from clf_export import static_scales
+
+    # DynamicQuantizeLinear: range widened to hold 0, scale = range / 255, zero point rounds -min/scale.
+    assert static_scales.uint8_scale(-1.0, 3.0) == (4.0 / 255, 64)
+    assert static_scales.uint8_scale(0.5, 2.0) == (2.0 / 255, 0)
+    assert static_scales.uint8_scale(-2.0, -1.0) == (2.0 / 255, 255)
+    assert static_scales.uint8_scale(0.0, 0.0) == (1.0, 0)
