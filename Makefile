@@ -80,7 +80,7 @@ bench: setup
 	  --data $(BENCH_DATA) --label-column $(BENCH_LABEL)
 	cd demo && for i in $$(seq 50); do cat texts.txt; done > texts-bench.txt && \
 	  ../$(BIN)/python ../benchmarks/footprint.py --model clf-model --texts texts-bench.txt \
-	  --config default=../runtime/src --config batch16=../runtime/src::--batch-size 16
+	  --config default=../runtime/src --config "batch16=../runtime/src::--batch-size 16"
 
 fixtures: setup
 	$(BIN)/python tests/make_fixtures.py
