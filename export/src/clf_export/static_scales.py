@@ -113,7 +113,8 @@ def fix_scales(src: Path, dest: Path, ranges: Mapping[str, tuple[float, float]])
             continue
         nodes.append(_fixed_quantizer(graph, node, ranges))
         replaced += 1
-    nodes = _fuse_integer_matmuls(graph, nodes)
+    fixed = {n.output[1] for n in graph.node if n.op_type == RANGE_OP}  # the activation scales
+    nodes = _fuse_integer_matmuls(graph, nodes, fixed)
     del graph.node[:]
     graph.node.extend(nodes)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
@@ -140,8 +141,9 @@ def _fixed_quantizer(graph: Any, node: Any, ranges: Mapping[str, tuple[float, fl
     return helper.make_node("QuantizeLinear", [x, scale_name, zero_name], [q], name=node.name)
 
 
-def _fuse_integer_matmuls(graph: Any, nodes: list[Any]) -> list[Any]:
-    """Replace MatMulInteger -> Cast -> Mul(Mul(a_scale, b_scale)) by MatMulIntegerToFloat."""
+def _fuse_integer_matmuls(graph: Any, nodes: list[Any], activation_scales: set[str]) -> list[Any]:
+    """Replace MatMulInteger -> Cast -> Mul(Mul(a_scale, b_scale)) by MatMulIntegerToFloat, where
+    a_scale is one of the fixed `activation_scales` (MatMulIntegerToFloat takes one scale for A)."""
     from onnx import helper
 
     producer = {out: n for n in nodes for out in n.output}
@@ -159,6 +161,10 @@ def _fuse_integer_matmuls(graph: Any, nodes: list[Any]) -> list[Any]:
         cast, mul, scales = chain
         a, b, a_zero, b_zero = n.input
         a_scale, b_scale = scales.input
+        if a_scale not in activation_scales:
+            a_scale, b_scale = b_scale, a_scale
+        if a_scale not in activation_scales:
+            continue  # not a chain this module fixed: left as ONNX Runtime will run it
         fused[id(n)] = helper.make_node(
             "MatMulIntegerToFloat",
             [a, b, a_scale, b_scale, a_zero, b_zero],
