@@ -14,7 +14,6 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
@@ -33,7 +32,7 @@ from clf_runtime.loading import (
     output_width,
     release_free_memory,
 )
-from clf_runtime.long_text import EncoderCache, LongText, aggregate, window_truncation
+from clf_runtime.long_text import EncoderCache, LongText, aggregate, pad_batch, window_truncation
 from clf_runtime.long_text import parse as parse_long_text
 from clf_runtime.prediction import Prediction, to_predictions
 from clf_runtime.trust import artifact_root, read_verified
@@ -335,29 +334,11 @@ class TextClassifier:
         return self._feed(encodings)
 
     def _feed(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
-        """The batch as int64 arrays, padded to its longest input with the tokenizer's settings.
-
-        The encodings are unpadded (padding is off after load), so each one's attention mask is all
-        ones: the mask is built from the lengths, and each other field is copied in one step into
-        the real positions (a boolean-mask assignment fills them row by row, in order).
-        """
+        """The batch as int64 arrays, padded to its longest input with the tokenizer's settings."""
         if len(encodings) == 1:
             e = encodings[0]
             return {name: np.array([getattr(e, attr)], dtype=np.int64) for name, attr, _ in self._feeds}
-        n = len(encodings)
-        lengths = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=n)
-        width = int(lengths.max())
-        real = np.arange(width) < lengths[:, None]
-        total = int(lengths.sum())
-        feed = {}
-        for name, attr, fill in self._feeds:
-            if attr == "attention_mask":
-                feed[name] = real.astype(np.int64)
-                continue
-            arr = np.full((n, width), fill, dtype=np.int64)
-            arr[real] = np.fromiter(chain.from_iterable(getattr(e, attr) for e in encodings), np.int64, total)
-            feed[name] = arr
-        return feed
+        return pad_batch(encodings, self._feeds)
 
     def _run(self, encodings: list[Encoding]) -> np.ndarray:
         try:
@@ -383,7 +364,9 @@ def _read_tokenizer(root: Path, manifest: Manifest, folder: Path, verify: bool) 
 
 
 def _session_options(threads: int | None) -> ort.SessionOptions:
-    """Session options: quiet logs, no memory-pattern cache, intra-op threads sized to usable CPUs."""
+    """Session options: quiet logs, no memory-pattern cache, intra-op threads sized to usable CPUs.
+
+    threads: None or at least 1 (`load` refuses anything else before reading the artifact)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -392,8 +375,6 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
     # batches every batch has a new shape. Off: clf-run's peak RSS on 10,000 texts went from
     # 244 to 196 MiB with no measurable throughput change (see README, Measured).
     options.enable_mem_pattern = False
-    if threads is not None and threads < 1:
-        raise InputError(f"threads must be at least 1, got {threads}")
     usable = providers.usable_cpus()
     if threads is None and usable < (os.cpu_count() or usable):
         threads = usable  # ONNX Runtime sizes its pool from the host's cores otherwise
