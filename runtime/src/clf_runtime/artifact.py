@@ -350,15 +350,57 @@ def _manifest(
     return manifest
 
 
+#: Typed fields of a quantization record (clf-export writes them; other keys pass through as
+#: information, e.g. the mixed-precision search's story). Artifacts exported before these were
+#: typed wrote booleans and lists as Python's str() of them ("True", "['MatMul']"): read as such.
+_QUANT_BOOLS = ("batch_independent", "per_channel", "reduce_range", "keep_io_types")
+_QUANT_LISTS = ("op_types", "fp32_nodes")
+_QUANT_TEXTS = ("mode", "target")
+QUANT_TYPES = ("QInt8", "QUInt8")
+
+
 def _quantization(top: _Fields) -> dict[str, dict[str, Any]]:
-    """Per precision, how it was quantized (clf-export's record; only batch_independent is read)."""
+    """Per precision, how it was quantized (clf-export's record), with its known fields typed."""
     expected = "an object mapping precisions to objects"
     value = top.get("quantization", (dict, type(None)), expected, None) or {}
     if not all(k in PRECISIONS and isinstance(v, dict) for k, v in value.items()):
         raise top.fail("quantization", expected)
-    if any(type(v.get("batch_independent", False)) is not bool for v in value.values()):
-        raise top.fail("quantization", "batch_independent as true or false")
-    return {k: dict(v) for k, v in value.items()}
+    return {k: _quantization_record(dict(v), top) for k, v in value.items()}
+
+
+def _quantization_record(record: dict[str, Any], top: _Fields) -> dict[str, Any]:
+    for key in _QUANT_BOOLS:
+        if key in record:
+            legacy = {"True": True, "False": False}.get(record[key]) if type(record[key]) is str else None
+            record[key] = legacy if legacy is not None else record[key]
+            if type(record[key]) is not bool:
+                raise top.fail("quantization", f"{key} as true or false")
+    for key in _QUANT_LISTS:
+        if key in record:
+            record[key] = _legacy_list(record[key])
+            if type(record[key]) is not list or not all(type(x) is str for x in record[key]):
+                raise top.fail("quantization", f"{key} as a list of strings")
+    for key in _QUANT_TEXTS:
+        if key in record and type(record[key]) is not str:
+            raise top.fail("quantization", f"{key} as a string")
+    for key in ("weight_type", "activation_type"):
+        if key in record and record[key] not in QUANT_TYPES:
+            raise top.fail("quantization", f"{key} as one of {', '.join(QUANT_TYPES)}")
+    samples = record.get("calibration_samples", 0)
+    if type(samples) is not int or samples < 0:
+        raise top.fail("quantization", "calibration_samples as a count")
+    return record
+
+
+def _legacy_list(value: Any) -> Any:
+    """ "['MatMul', 'Gather']" (an older clf-export's str() of a list) as the list it spells."""
+    if type(value) is not str or not (value.startswith("[") and value.endswith("]")):
+        return value
+    inner = value[1:-1].strip()
+    items = [item.strip() for item in inner.split(",")] if inner else []
+    if not all(len(i) >= 2 and i[0] == i[-1] and i[0] in "'\"" for i in items):
+        return value
+    return [i[1:-1] for i in items]
 
 
 def _variants(top: _Fields) -> tuple[Variant, ...]:

@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from clf_runtime.classifier import TextClassifier, TextInput
+from clf_runtime.cpu import this_cpu
 from clf_runtime.timing import summarize, time_calls
 
 PARAGRAPH = (
@@ -93,9 +94,13 @@ def run_suite(
         text = text_of_tokens(clf, n // 2 if pair else n)
         rows.append(latency(clf, [(text, text) if pair else text], f"{n} tokens", runs))
     corpus = [short[i % len(short)] for i in range(n_throughput)]
+    int8 = clf.manifest.quantization.get("int8", {}) if clf.precision == "int8" else {}
     return {
         "provider": clf.provider,
         "precision": clf.precision,
+        "cpu": this_cpu().describe(),
+        "int8_target": int8.get("target"),
+        "cpu_warning": clf.cpu_warning,
         "latency": [asdict(r) for r in rows],
         "throughput_texts_per_s": throughput(clf, corpus, batch_size),
         "throughput_batch_size": batch_size,

@@ -12,6 +12,7 @@ import contextlib
 import numbers
 import os
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ import numpy as np
 from clf_runtime import providers
 from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
 from clf_runtime.calibration import check_min_score
+from clf_runtime.cpu import int8_problem
 from clf_runtime.defaults import default_model_dir
-from clf_runtime.errors import ArtifactError, ClfError, InferenceError, InputError
+from clf_runtime.errors import ArtifactError, ClfError, CpuWarning, InferenceError, InputError
 from clf_runtime.loading import (
     check_inputs,
     check_tables,
@@ -179,6 +181,11 @@ class TextClassifier:
             raise ArtifactError(f"the manifest's long_text does not fit this model: {exc}") from None
         self._too_long = 0
         self._count_lock = threading.Lock()
+        #: Why this CPU computes the int8 variant differently than the export checked it, with the
+        #: fix; None when it computes it exactly (or the variant is not int8). clf_runtime.cpu.
+        self.cpu_warning = int8_problem(manifest.quantization.get("int8")) if precision == "int8" else None
+        if self.cpu_warning:
+            warnings.warn(self.cpu_warning, CpuWarning, stacklevel=3)
 
     # --- construction -------------------------------------------------------------------------
 

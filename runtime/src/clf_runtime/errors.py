@@ -25,3 +25,7 @@ class InputError(ClfError):
 
 class InferenceError(ClfError):
     """The model or its tokenizer failed at run time on the given inputs."""
+
+
+class CpuWarning(UserWarning):
+    """This CPU computes the loaded int8 variant differently than where it was checked (clf_runtime.cpu)."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from clf_runtime.defaults import MODEL_ENV
-from clf_runtime.errors import ClfError
+from clf_runtime.errors import ClfError, CpuWarning
 
 #: The --model option of every runtime command (None means $CLF_MODEL, else ./clf-model).
 model_option = click.option(
@@ -32,9 +33,11 @@ def user_errors() -> Iterator[None]:
 
     The project's own errors carry their message and fix; an OSError or anything unexpected is
     shown on one line too. CLF_DEBUG=1 lets unexpected errors through with their traceback.
+    clf's own warnings (a CPU that computes the int8 model differently) are one stderr line each.
     """
     try:
-        yield
+        with one_line_warnings():
+            yield
     except ClfError as exc:
         raise click.ClickException(str(exc)) from None
     except BrokenPipeError:
@@ -62,3 +65,19 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(
             f"unexpected {type(exc).__name__}: {text} (set {DEBUG_ENV}=1 to see the traceback)"
         ) from None
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show each CpuWarning as one line on stderr ("clf-run: warning: ..."); others as Python does."""
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if not issubclass(category, CpuWarning):
+            return original(message, category, filename, lineno, file, line)
+        click.echo(f"{os.path.basename(sys.argv[0]) or 'clf'}: warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", CpuWarning)
+        warnings.showwarning = show
+        yield

@@ -84,6 +84,8 @@ def main(
 def _run(config: BatchConfig) -> dict:
     from clf_runtime import batch
 
+    if config.engine != "local":
+        _note_cpu(config)
     if not (config.engine == "local" and sys.stderr.isatty()):
         return batch.run(config)  # Ray and Spark show their own progress
     with click.progressbar(
@@ -97,6 +99,22 @@ def _run(config: BatchConfig) -> dict:
                 done[0] = pos
 
         return batch.run(config, progress)
+
+
+def _note_cpu(config: BatchConfig) -> None:
+    """Ray and Spark load the model in their workers (which warn in their own logs): say here too
+    when this machine's CPU computes the int8 variant differently than the export checked it."""
+    import warnings
+
+    from clf_runtime.artifact import load_manifest
+    from clf_runtime.cpu import int8_problem
+    from clf_runtime.errors import CpuWarning
+
+    manifest = load_manifest(config.model)
+    if (config.precision or manifest.provider_variants.get("cpu")) == "int8":
+        problem = int8_problem(manifest.quantization.get("int8"))
+        if problem:
+            warnings.warn(problem, CpuWarning, stacklevel=2)
 
 
 if __name__ == "__main__":  # pragma: no cover
