@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
 STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml runtime/src/clf_runtime/_version.py export/pyproject.toml export/setup.py train/pyproject.toml train/setup.py requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test test-full test-slim lint format bench fixtures clean java
+.PHONY: setup demo test test-full test-slim lint format bench fixtures clean java qemu
 
 $(STAMP):
 	rm -f $(VENV)/.installed-*
@@ -33,7 +33,7 @@ demo: setup
 
 test: test-full test-slim
 
-test-full: setup java
+test-full: setup java qemu
 	$(BIN)/python -m pytest
 
 # clf-batch --engine spark (and its tests) need a Java 17+ runtime.
@@ -46,9 +46,20 @@ java:
 	    echo "Spark needs Java 17: sudo apt-get install -y openjdk-17-jre-headless (or brew install openjdk@17); the Spark tests are skipped without it"; \
 	  fi; }
 
+# tests/runtime/test_cross_cpu.py runs the int8 fixtures on emulated AVX2-only and SSE4.2-only CPUs
+# (qemu's user mode answers CPUID for the CPU it emulates, so ONNX Runtime picks that CPU's kernels).
+qemu:
+	@[ "$$(uname -m)" != x86_64 ] || command -v qemu-x86_64 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing qemu-user for the cross-CPU int8 tests"; \
+	    apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null; \
+	  else \
+	    echo "the cross-CPU int8 tests need qemu-x86_64: sudo apt-get install -y qemu-user; they are skipped without it"; \
+	  fi; }
+
 # The runtime's tests in a venv holding only the clf-runtime wheel, its four dependencies, pytest and
 # hypothesis (the manifest fuzz test).
-test-slim: setup
+test-slim: setup qemu
 	rm -rf build/slim && mkdir -p build/slim
 	$(BIN)/python -m build -q --wheel --outdir build/slim ./runtime >/dev/null
 	$(PYTHON) -m venv build/slim/venv

@@ -31,7 +31,10 @@ def test_int8_stays_close_to_pytorch(name: str) -> None:
     clf = TextClassifier.load(fixture_path(name), provider="cpu")
     assert clf.precision == "int8"
     ours = clf.logits(inputs)
-    # Tiny random models are harder on int8 than real ones; the bound is loose but finite.
+    # Tiny random models are harder on int8 than real ones. Measured with the portable target
+    # (7-bit weights, exact on every CPU): max |Δlogit| 0.124 (tiny-bert) and 0.053 (tiny-multi),
+    # the same to the bit on AVX-512 VNNI and on emulated AVX2 and SSE4.2 CPUs (test_cross_cpu).
+    # 0.2 leaves room for a rebuilt fixture; 8-bit weights on a CPU without VNNI gave 0.60.
     assert np.abs(ours - np.asarray(logits)).max() < 0.2
 
 

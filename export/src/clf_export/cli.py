@@ -55,7 +55,8 @@ DEFAULTS = ExportConfig()  # every option's default comes from the config datacl
     type=click.Choice(TARGETS),
     default=DEFAULTS.target,
     show_default=True,
-    help="int8 instruction set.",
+    help="int8 weight encoding: portable is exact on every CPU; avx512_vnni/arm64 (8-bit weights) "
+    "only on CPUs with VNNI or ARM64; auto: the fastest exact one on this machine.",
 )
 @click.option("--per-channel/--per-tensor", default=DEFAULTS.per_channel, show_default=True)
 @click.option(

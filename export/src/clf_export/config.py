@@ -24,8 +24,9 @@ QUANTIZE_CHOICES = ("none", *INT8_MODES, "fp16")
 VARIANT_CHOICES = ("all", "cpu", "coreml")
 #: --optimize: ONNX Runtime's transformer fusion levels (O0 = none).
 OPT_LEVELS = ("O0", "O1", "O2", "O3")
-#: --target: the instruction sets int8 kernels are tuned for (auto: this machine's, clf_export.targets).
-TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
+#: --target: how int8 weights are encoded, i.e. which CPUs compute the model exactly
+#: (clf_export.targets). portable: every CPU; auto: the fastest exact one on this machine.
+TARGETS = ("portable", "auto", "avx512_vnni", "avx512", "avx2", "arm64")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ExportConfig:
     quantize: str = "int8"
     optimize: str = "O2"
     opset: int | None = None
-    target: str = "auto"
+    target: str = "portable"
     per_channel: bool = True
     calibration: Path | None = None
     calibration_samples: int = 200

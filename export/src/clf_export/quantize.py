@@ -30,20 +30,20 @@ from typing import Any
 
 from clf_export import quiet, static_scales
 from clf_export.errors import ExportError
-from clf_export.targets import resolve_target
+from clf_export.targets import OP_TYPES, resolve_target
 
 
 def quantization_settings(target: str, per_channel: bool) -> dict[str, Any]:
-    from optimum.onnxruntime.configuration import AutoQuantizationConfig
-
-    target = resolve_target(target)
-    config = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=per_channel)
+    """The weight encoding of `target` (clf_export.targets) as the manifest records it: typed
+    values, which the runtime reads to tell whether a CPU computes the model exactly."""
+    chosen = resolve_target(target)
     return {
-        "target": target,
-        "weight_type": config.weights_dtype,
-        "per_channel": config.per_channel,
-        "reduce_range": config.reduce_range,
-        "op_types": list(config.operators_to_quantize),
+        "target": chosen.name,
+        "weight_type": chosen.arithmetic.weight_type,
+        "activation_type": chosen.arithmetic.activation_type,
+        "per_channel": per_channel,
+        "reduce_range": chosen.arithmetic.reduce_range,
+        "op_types": list(OP_TYPES),
     }
 
 
@@ -100,7 +100,7 @@ def quantize_int8(
         weight_type = _quantize_dynamic(src, dest, settings, excluded)
     batch_independent = _per_row(dest) if mode == "per-row" else mode == "static"
     return {
-        **{k: str(v) for k, v in settings.items()},
+        **settings,
         "weight_type": weight_type,
         "mode": mode,
         "batch_independent": batch_independent,
@@ -121,7 +121,7 @@ def _quantize_dynamic(
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    weight_type = QuantType(settings["weight_type"])
+    weight_type = QuantType[settings["weight_type"]]
     with quiet.quantizer():
         quantize_dynamic(
             model_input=src,
@@ -241,4 +241,4 @@ def convert_fp16(src: Path, dest: Path) -> dict[str, Any]:
     model = onnx.load(str(src))
     converted = convert_float_to_float16(model, keep_io_types=True)
     onnx.save(converted, str(dest))
-    return {"mode": "fp16", "keep_io_types": "True"}
+    return {"mode": "fp16", "keep_io_types": True}
