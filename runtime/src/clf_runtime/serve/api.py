@@ -86,7 +86,7 @@ _TEI_ANSWER = {"type": "array", "items": {"$ref": "#/components/schemas/Predicti
 _NUMBER_MAP = {"type": "object", "additionalProperties": {"type": "number"}}
 
 ANSWERS: dict[str, dict[str, Any]] = {
-    "Prediction": {**_LABEL_SCORE, "description": "a label and its score"},
+    "Prediction": {**_LABEL_SCORE, "additionalProperties": False, "description": "a label and its score"},
     "ClfPrediction": {
         "type": "object",
         "description": 'clf-run --format jsonl\'s fields, for "format": "clf"',
@@ -103,7 +103,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "PredictResponse": {
         "description": "per input, its labels best first (TEI); a list for a list of inputs or a body "
         'with parameters; clf\'s objects for "format": "clf"',
-        "oneOf": [
+        "anyOf": [
             _TEI_ANSWER,
             {"type": "array", "items": _TEI_ANSWER},
             {"$ref": "#/components/schemas/ClfPrediction"},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Callable
 
 from starlette.responses import JSONResponse
@@ -54,11 +53,3 @@ class KeyCheck:
             headers={"WWW-Authenticate": "Bearer"},
         )
         await response(scope, receive, send)
-
-
-def exposed(host: str) -> bool:
-    """Whether a server listening on `host` (an address) can be reached from other machines."""
-    try:
-        return not ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:  # not an address: a name we cannot judge, so say it may be reached
-        return True

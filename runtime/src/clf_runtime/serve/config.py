@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,3 +45,11 @@ def check_api_key(key: str) -> None:
             "the API key (--api-key or CLF_API_KEY) must be printable ASCII without spaces, "
             "as an HTTP header carries it"
         )
+
+
+def exposed(host: str) -> bool:
+    """Whether a server listening on `host` (an address) may be reached from other machines."""
+    try:
+        return not ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # not an address: a name we cannot judge, so say it may be reached
+        return True
