@@ -388,9 +388,11 @@ def answer(
         scores = dict(zip(labels, logits))
     else:
         scores = probs
-    ranked = sorted(_kept(scores, probs, min_score).items(), key=lambda kv: -kv[1])[: request.top_k]
+    kept = _kept(scores, probs, min_score)
+    ranked = sorted(kept.items(), key=lambda kv: -kv[1])[: request.top_k]
     if request.fmt == "clf":
         out = pred.to_dict()
-        out["scores"] = dict(ranked)
+        top = {label for label, _ in ranked}
+        out["scores"] = {k: v for k, v in kept.items() if k in top}  # in the model's label order
         return out
     return [{"score": score, "label": label} for label, score in ranked]
