@@ -307,6 +307,19 @@ def test_the_key_is_checked_at_start(tmp_path: Path) -> None:
     assert "CLF_API_KEY" in shown.stdout and KEY not in shown.stdout
 
 
+def test_listening_beyond_loopback_without_a_key_warns() -> None:
+    # All interfaces, for the second it takes to read the start lines; nothing is sent to it.
+    cmd = [sys.executable, "-m", "clf_runtime.cli.serve", "--model", str(fixture_path("tiny-bert"))]
+    proc = subprocess.Popen([*cmd, "--host", "0.0.0.0", "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        first, second = proc.stderr.readline(), proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert "http://0.0.0.0:" in first
+    assert "warning" in second and "--api-key" in second and "TLS" in second
+
+
 def test_only_loopback_addresses_are_private() -> None:
     from clf_runtime.serve.config import exposed
 

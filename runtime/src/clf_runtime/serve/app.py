@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -253,7 +253,7 @@ class _Service:
 
         return await self._tokens("/decode", request, work)
 
-    async def _tokens(self, route: str, request: Request, work: Any) -> Response:
+    async def _tokens(self, route: str, request: Request, work: Callable[[Any], Any]) -> Response:
         """Check a /tokenize or /decode body, then run the tokenizer off the event loop."""
         try:
             payload = decode_json(await read_body(request, self.config.max_body_bytes))
