@@ -321,7 +321,7 @@ def test_listening_beyond_loopback_without_a_key_warns() -> None:
 
 
 def test_only_loopback_addresses_are_private() -> None:
-    from clf_runtime.serve.config import exposed
+    from clf_runtime.serve.auth import exposed
 
     assert not any(exposed(h) for h in ("127.0.0.1", "127.0.1.1", "::1"))
     assert all(exposed(h) for h in ("0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "fe80::1%eth0"))

@@ -113,24 +113,24 @@ def main(
     """Serve a clf model over HTTP with text-embeddings-inference's routes: POST /predict (also / and
     /invocations), /tokenize, /decode; GET /health (also / and /ping), /info, /metrics, /openapi.json.
     Stops on SIGTERM or Ctrl-C after answering the requests in flight."""
+    config = ServeConfig(
+        model=model if model is not None else default_model_dir(),
+        host=host,
+        port=port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_inputs=max_inputs,
+        max_body_bytes=max_body_bytes,
+        max_concurrent=max_concurrent,
+        threads=threads,
+        min_score=min_score,
+        provider=provider,
+        precision=precision,
+        api_key=api_key,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
     with user_errors():
-        config = ServeConfig(
-            model=model if model is not None else default_model_dir(),
-            host=host,
-            port=port,
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            max_inputs=max_inputs,
-            max_body_bytes=max_body_bytes,
-            max_concurrent=max_concurrent,
-            threads=threads,
-            min_score=min_score,
-            provider=provider,
-            precision=precision,
-            api_key=api_key,
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-        )
         from clf_runtime.serve import serve
 
         serve(config)

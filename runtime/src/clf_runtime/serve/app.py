@@ -165,9 +165,8 @@ class _Service:
     async def predict(self, request: Request) -> Response:
         """POST /predict, / and /invocations."""
         metrics, batcher = self.metrics, self.batcher
-        route = request.url.path
         if self.active >= self.config.max_concurrent:
-            return self._overloaded(route)
+            return self._overloaded()
         start = time.perf_counter()
         self.active += 1
         metrics.in_flight.inc()
@@ -193,7 +192,7 @@ class _Service:
             self.active -= 1
             metrics.in_flight.dec()
             metrics.queued.set(batcher.queued)
-        metrics.requests.labels(route, str(response.status_code)).inc()
+        metrics.requests.labels(request.url.path, str(response.status_code)).inc()
         metrics.latency.observe(time.perf_counter() - start)
         return response
 
@@ -205,14 +204,14 @@ class _Service:
         self.metrics.inputs.inc(len(answers))
         return JSONResponse(answers if req.batched else answers[0])
 
-    def _overloaded(self, route: str) -> Response:
+    def _overloaded(self) -> Response:
         exc = RequestError(
             429,
             "overloaded",
             f"{self.config.max_concurrent} requests are being answered (--max-concurrent): retry later",
         )
         self.metrics.errors.labels(exc.error_type).inc()
-        self.metrics.requests.labels(route, "429").inc()
+        self.metrics.requests.labels("/predict", "429").inc()
         return _error(exc)
 
     async def _checked(self, request: Request) -> PredictRequest:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from clf_runtime.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -14,6 +11,10 @@ class ServeConfig:
     model: Path
     host: str = "127.0.0.1"
     port: int = 8080  # 0 picks a free port; the chosen one is printed at start
+    # Authorization: Bearer KEY needed on every route but the health checks; never in a repr or a log.
+    api_key: str | None = field(default=None, repr=False)
+    ssl_certfile: Path | None = None  # both set: uvicorn serves HTTPS itself
+    ssl_keyfile: Path | None = None
     max_batch: int = 32  # inputs per model call, gathered across concurrent requests
     max_wait_ms: float = 2.0  # how long the first input of a batch waits for batch-mates
     max_inputs: int = 256  # inputs per request
@@ -24,32 +25,3 @@ class ServeConfig:
     provider: str = "auto"
     precision: str | None = None  # override the variant the manifest picks for the provider
     graceful_timeout_s: float = 30.0  # on SIGTERM, how long in-flight requests may still take
-    # Authorization: Bearer KEY needed on every route but the health checks; never in a repr or a log.
-    api_key: str | None = field(default=None, repr=False)
-    ssl_certfile: Path | None = None  # both set: uvicorn serves HTTPS itself
-    ssl_keyfile: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.api_key is not None:
-            check_api_key(self.api_key)
-        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
-            raise InputError("HTTPS needs both --ssl-certfile and --ssl-keyfile")
-
-
-def check_api_key(key: str) -> None:
-    """InputError unless `key` can be sent as `Authorization: Bearer KEY` (the message never shows it)."""
-    if not key:
-        raise InputError("the API key (--api-key or CLF_API_KEY) is empty: anyone could use the model")
-    if not all("!" <= ch <= "~" for ch in key):
-        raise InputError(
-            "the API key (--api-key or CLF_API_KEY) must be printable ASCII without spaces, "
-            "as an HTTP header carries it"
-        )
-
-
-def exposed(host: str) -> bool:
-    """Whether a server listening on `host` (an address) may be reached from other machines."""
-    try:
-        return not ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:  # not an address: a name we cannot judge, so say it may be reached
-        return True

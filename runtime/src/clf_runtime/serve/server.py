@@ -10,7 +10,8 @@ import uvicorn
 from clf_runtime.classifier import TextClassifier
 from clf_runtime.errors import InputError
 from clf_runtime.serve.app import create_app
-from clf_runtime.serve.config import ServeConfig, exposed
+from clf_runtime.serve.auth import exposed
+from clf_runtime.serve.config import ServeConfig
 
 
 def bind(host: str, port: int) -> socket.socket:
