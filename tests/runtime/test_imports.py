@@ -45,6 +45,7 @@ def test_loading_a_model_and_the_cli_stay_light() -> None:
         "from clf_runtime import TextClassifier\n"
         "import clf_runtime.cli.run, clf_runtime.cli, clf_runtime.cli.serve\n"
         "import clf_runtime.serve, clf_runtime.serve.config, clf_runtime.serve.schema\n"
+        "import clf_runtime.serve.tokens, clf_runtime.serve.api\n"
         f"TextClassifier.load({str(fixture_path('tiny-bert'))!r}).predict(['hi'])"
     )
     assert loaded_after(code) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -36,7 +37,7 @@ TEXTS = ["where is my refund?", "the app crashes on start", "great service, than
 class Server:
     """`python -m clf_runtime.cli.serve --port 0 ...` and what it printed on stderr."""
 
-    def __init__(self, fixture: str, *args: str) -> None:
+    def __init__(self, fixture: str, *args: str, env: dict[str, str] | None = None) -> None:
         cmd = [sys.executable, "-m", "clf_runtime.cli.serve", "--model", str(fixture_path(fixture))]
         self.proc = subprocess.Popen(
             [*cmd, "--host", "127.0.0.1", "--port", "0", *args],
@@ -44,15 +45,17 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(env or {})},
         )
         self.lines: list[str] = []
         first = self.proc.stderr.readline()  # the server prints its address once it listens
         self.lines.append(first)
-        found = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+        found = re.search(r"(https?)://127\.0\.0\.1:(\d+)", first)
         if not found:
             self.proc.kill()
             raise AssertionError(f"server did not start: {first}{self.proc.stderr.read()}")
-        self.port = int(found.group(1))
+        self.url = f"{found.group(1)}://127.0.0.1:{found.group(2)}"
+        self.port = int(found.group(2))
         self._drain = threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True)
         self._drain.start()
 

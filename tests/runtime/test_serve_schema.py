@@ -53,3 +53,48 @@ def test_regression_answers_its_value() -> None:
     assert answer(pred, [0.25], ("sim",), req, 0.5) == [{"score": 0.25, "label": "sim"}]
     clf_req = parse_predict({"inputs": "x", "format": "clf"}, False, 10)
     assert answer(pred, [0.25], ("sim",), clf_req, 0.0) == {"value": 0.25, "scores": {"sim": 0.25}}
+
+
+def test_tei_batch_form_and_parameters() -> None:
+    batch = parse_predict({"inputs": [["x"], ["y"]]}, False, 10)
+    assert (batch.inputs, batch.batched) == (["x", "y"], True)
+    with pytest.raises(RequestError, match="pair"):
+        parse_predict({"inputs": [["x"]]}, True, 10)
+    hf = parse_predict(
+        {"inputs": "x", "parameters": {"top_k": 2, "function_to_apply": "none", "k": 1}}, False, 10
+    )
+    assert (hf.top_k, hf.function, hf.batched) == (2, "none", True)  # the Inference API answers [[...]]
+    assert parse_predict({"inputs": "x", "parameters": None, "options": {}}, False, 10).batched is False
+    for bad in ({"top_k": 0}, {"top_k": 1.5}, {"top_k": True}, {"function_to_apply": "relu"}, []):
+        with pytest.raises(RequestError) as err:
+            parse_predict({"inputs": "x", "parameters": bad}, False, 10)
+        assert err.value.status == 422
+    with pytest.raises(RequestError, match="raw_score"):
+        parse_predict({"inputs": "x", "raw_score": True}, False, 10)
+
+
+def test_top_k_and_function_to_apply_on_the_logits() -> None:
+    row = [3.0, 0.0, -3.0]
+    (pred,) = to_predictions(np.array([row], np.float32), "single_label", LABELS, np.full(3, 0.5))
+    top2 = parse_predict({"inputs": "x", "parameters": {"top_k": 2}}, False, 10)
+    assert [e["label"] for e in answer(pred, row, LABELS, top2, 0.0)] == ["a", "b"]
+    sig = parse_predict({"inputs": "x", "parameters": {"function_to_apply": "sigmoid"}}, False, 10)
+    assert [e["score"] for e in answer(pred, row, LABELS, sig, 0.0)] == pytest.approx(
+        [1 / (1 + np.exp(-x)) for x in row]
+    )
+    none = parse_predict({"inputs": "x", "parameters": {"function_to_apply": "none"}}, False, 10)
+    assert [e["score"] for e in answer(pred, row, LABELS, none, 0.0)] == row
+
+
+def test_tokenize_and_decode_bodies() -> None:
+    from clf_runtime.serve.tokens import parse_decode, parse_tokenize
+
+    assert parse_tokenize({"inputs": "x"}, 10).texts == ["x"]
+    assert parse_tokenize({"inputs": ["x", "y"], "add_special_tokens": False}, 10).add_special_tokens is False
+    assert parse_decode({"ids": [1, 2]}, 10, 5).ids == [[1, 2]]
+    assert parse_decode({"ids": [[1], [2, 3]]}, 10, 5).ids == [[1], [2, 3]]
+    for body in ({"ids": [5]}, {"ids": [-1]}, {"ids": [True]}, {"ids": "1"}, {"ids": [[1], []]}):
+        with pytest.raises(RequestError):
+            parse_decode(body, 10, 5)
+    with pytest.raises(RequestError, match="prompts"):
+        parse_tokenize({"inputs": "x", "prompt_name": "query"}, 10)

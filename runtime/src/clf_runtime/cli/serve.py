@@ -73,6 +73,26 @@ D = ServeConfig(model=Path("."))  # the defaults shown by --help
     default=None,
     help="Override the variant the manifest picks for the provider.",
 )
+@click.option(
+    "--api-key",
+    envvar="CLF_API_KEY",
+    default=None,
+    show_envvar=True,
+    help="Every route but the health checks needs 'Authorization: Bearer KEY' (prefer the env var: "
+    "an option shows in the process list).",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this certificate (PEM), with --ssl-keyfile.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The certificate's private key (PEM).",
+)
 def main(
     model: Path | None,
     host: str,
@@ -86,9 +106,13 @@ def main(
     min_score: float,
     provider: str,
     precision: str | None,
+    api_key: str | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
 ) -> None:
-    """Serve a clf model over HTTP: POST /predict (text-embeddings-inference's shapes), GET /health,
-    /info, /metrics. Stops on SIGTERM or Ctrl-C after answering the requests in flight."""
+    """Serve a clf model over HTTP with text-embeddings-inference's routes: POST /predict (also / and
+    /invocations), /tokenize, /decode; GET /health (also / and /ping), /info, /metrics, /openapi.json.
+    Stops on SIGTERM or Ctrl-C after answering the requests in flight."""
     config = ServeConfig(
         model=model if model is not None else default_model_dir(),
         host=host,
@@ -102,6 +126,9 @@ def main(
         min_score=min_score,
         provider=provider,
         precision=precision,
+        api_key=api_key,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
     with user_errors():
         from clf_runtime.serve import serve

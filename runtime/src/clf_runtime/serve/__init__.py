@@ -39,6 +39,9 @@ def require_extra() -> None:
 
 def serve(config: ServeConfig) -> None:
     """Load the model, listen on config.host:config.port, answer until SIGTERM or Ctrl-C."""
+    from clf_runtime.serve.auth import check_settings
+
+    check_settings(config)
     require_extra()
     from clf_runtime.serve.server import run
 

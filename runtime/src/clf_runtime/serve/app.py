@@ -1,9 +1,10 @@
-"""The Starlette app of clf-serve: POST /predict, GET /health, GET /info, GET /metrics.
+"""The Starlette app of clf-serve: the routes of api.py's table (TEI's, and GET /openapi.json).
 
 Every refusal is a 4xx JSON answer `{"error": ..., "error_type": ...}`: the body is read in chunks and
 refused as soon as it passes `max_body_bytes` (a Content-Length over the limit is refused before any
 byte is read), then decoded, parsed and checked against the model (schema.py) before it reaches the
-batcher. Only a failure of the model itself is a 500.
+batcher. Only a failure of the model itself is a 500. With an API key, KeyCheck (auth.py) refuses
+the requests without it before they reach a route.
 """
 
 from __future__ import annotations
@@ -11,27 +12,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from clf_runtime.classifier import TextClassifier, TextInput
 from clf_runtime.prediction import to_predictions
+from clf_runtime.serve.api import ENDPOINTS, PATHS, ROUTES, openapi
+from clf_runtime.serve.auth import KeyCheck
 from clf_runtime.serve.batching import Batcher
 from clf_runtime.serve.config import ServeConfig
 from clf_runtime.serve.metrics import Metrics
 from clf_runtime.serve.schema import PredictRequest, RequestError, answer, decode_json, parse_predict
+from clf_runtime.serve.tokens import Tokens, parse_decode, parse_tokenize
 
 log = logging.getLogger("clf_runtime.serve")
-
-ROUTES = "POST /predict, GET /health, GET /info, GET /metrics"
 
 
 def _error(exc: RequestError) -> JSONResponse:
@@ -118,13 +121,12 @@ def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, An
 def create_app(clf: TextClassifier, config: ServeConfig, version: str = "0.0.0") -> Starlette:
     """An app serving `clf`; its batcher starts and stops with the app's lifespan."""
     service = _Service(clf, config, version)
+    middleware = []
+    if config.api_key is not None:
+        middleware.append(Middleware(KeyCheck, key=config.api_key, refused=service.unauthorized))
     app = Starlette(
-        routes=[
-            Route("/predict", service.predict, methods=["POST"]),
-            Route("/health", service.health, methods=["GET"]),
-            Route("/info", service.get_info, methods=["GET"]),
-            Route("/metrics", service.get_metrics, methods=["GET"]),
-        ],
+        routes=[Route(e.path, getattr(service, e.handler), methods=[e.method]) for e in ENDPOINTS],
+        middleware=middleware,
         lifespan=service.lifespan,
         exception_handlers={HTTPException: service.http_error, Exception: service.internal_error},
     )
@@ -144,6 +146,8 @@ class _Service:
             _classifier_fn(clf, config.max_batch), config.max_batch, config.max_wait_ms / 1000, self._on_batch
         )
         self.info_body = info(clf, config, version)
+        self.openapi_body = openapi(version, keyed=config.api_key is not None)
+        self.tokens = Tokens(clf.tokenizer)
         self.active = 0  # /predict requests being answered
 
     def _on_batch(self, size: int, seconds: float) -> None:
@@ -159,6 +163,7 @@ class _Service:
             await self.batcher.stop()
 
     async def predict(self, request: Request) -> Response:
+        """POST /predict, / and /invocations."""
         metrics, batcher = self.metrics, self.batcher
         if self.active >= self.config.max_concurrent:
             return self._overloaded()
@@ -187,7 +192,7 @@ class _Service:
             self.active -= 1
             metrics.in_flight.dec()
             metrics.queued.set(batcher.queued)
-        metrics.requests.labels("/predict", str(response.status_code)).inc()
+        metrics.requests.labels(request.url.path, str(response.status_code)).inc()
         metrics.latency.observe(time.perf_counter() - start)
         return response
 
@@ -226,11 +231,49 @@ class _Service:
         return req
 
     async def health(self, request: Request) -> Response:
+        """GET /health, / and /ping."""
+        route = request.url.path
         if not self.batcher.running:  # the model worker is gone: the server cannot answer /predict
-            self.metrics.requests.labels("/health", "503").inc()
+            self.metrics.requests.labels(route, "503").inc()
             return JSONResponse({"error": "the model worker is not running", "error_type": "unhealthy"}, 503)
-        self.metrics.requests.labels("/health", "200").inc()
+        self.metrics.requests.labels(route, "200").inc()
         return JSONResponse({"status": "ok"})
+
+    async def tokenize(self, request: Request) -> Response:
+        def work(payload: Any) -> Any:
+            return self.tokens.tokenize(parse_tokenize(payload, self.config.max_inputs))
+
+        return await self._tokens("/tokenize", request, work)
+
+    async def decode(self, request: Request) -> Response:
+        def work(payload: Any) -> Any:
+            req = parse_decode(payload, self.config.max_inputs, self.tokens.vocab_size)
+            return self.tokens.decode(req)
+
+        return await self._tokens("/decode", request, work)
+
+    async def _tokens(self, route: str, request: Request, work: Callable[[Any], Any]) -> Response:
+        """Check a /tokenize or /decode body, then run the tokenizer off the event loop."""
+        try:
+            payload = decode_json(await read_body(request, self.config.max_body_bytes))
+            loop = asyncio.get_running_loop()
+            response = JSONResponse(await loop.run_in_executor(None, work, payload))
+        except RequestError as exc:
+            self.metrics.errors.labels(exc.error_type).inc()
+            response = _error(exc)
+        except ClientDisconnect:
+            response = Response(status_code=400)
+        self.metrics.requests.labels(route, str(response.status_code)).inc()
+        return response
+
+    async def get_openapi(self, request: Request) -> Response:
+        self.metrics.requests.labels("/openapi.json", "200").inc()
+        return JSONResponse(self.openapi_body)
+
+    def unauthorized(self, path: str) -> None:
+        """Count a request KeyCheck refused (by route, never by what it sent)."""
+        self.metrics.errors.labels("unauthorized").inc()
+        self.metrics.requests.labels(path if path in PATHS else "other", "401").inc()
 
     async def get_info(self, request: Request) -> Response:
         self.metrics.requests.labels("/info", "200").inc()

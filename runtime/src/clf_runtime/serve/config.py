@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -11,6 +11,10 @@ class ServeConfig:
     model: Path
     host: str = "127.0.0.1"
     port: int = 8080  # 0 picks a free port; the chosen one is printed at start
+    # Authorization: Bearer KEY needed on every route but the health checks; never in a repr or a log.
+    api_key: str | None = field(default=None, repr=False)
+    ssl_certfile: Path | None = None  # both set: uvicorn serves HTTPS itself
+    ssl_keyfile: Path | None = None
     max_batch: int = 32  # inputs per model call, gathered across concurrent requests
     max_wait_ms: float = 2.0  # how long the first input of a batch waits for batch-mates
     max_inputs: int = 256  # inputs per request

@@ -10,6 +10,7 @@ import uvicorn
 from clf_runtime.classifier import TextClassifier
 from clf_runtime.errors import InputError
 from clf_runtime.serve.app import create_app
+from clf_runtime.serve.auth import exposed
 from clf_runtime.serve.config import ServeConfig
 
 
@@ -54,14 +55,26 @@ def run(config: ServeConfig) -> None:
             server_header=False,
             lifespan="on",
             timeout_graceful_shutdown=int(config.graceful_timeout_s),
+            ssl_certfile=config.ssl_certfile,
+            ssl_keyfile=config.ssl_keyfile,
         )
     )
+    scheme = "https" if config.ssl_certfile else "http"
+    keyed = ", API key required" if config.api_key is not None else ""
     print(
-        f"clf-serve: {clf.task} model {clf.folder} ({clf.provider}, {clf.precision}) "
-        f"on http://{shown}:{port}",
+        f"clf-serve: {clf.task} model {clf.folder} ({clf.provider}, {clf.precision}{keyed}) "
+        f"on {scheme}://{shown}:{port}",
         file=sys.stderr,
         flush=True,
     )
+    if config.api_key is None and exposed(host):
+        print(
+            f"clf-serve: warning: {shown} is not a loopback address and there is no API key: anyone who "
+            f"can reach port {port} can use the model. Set --api-key or CLF_API_KEY, and put a "
+            "TLS-terminating proxy in front (README, clf-serve)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         server.run(sockets=[sock])
     finally:
