@@ -265,14 +265,14 @@ class _Walk:
             entries = fs.get_file_info(pafs.FileSelector(path, recursive=True))
         except OSError as exc:
             raise InputError(f"cannot list {given}: {exc}") from exc
-        before = len(self.found)
+        before, repeats = len(self.found), self.repeats
         for entry in sorted(entries, key=lambda e: e.path):
             hidden = any(part.startswith(("_", ".")) for part in entry.path[len(path) :].split("/") if part)
             fmt = file_format(entry.base_name)
             if entry.type == pafs.FileType.File and fmt is not None and not hidden:
                 sub = uri.rstrip("/") + entry.path[len(path) :]
                 self._add_remote(InputFile(entry.path, fmt, entry.size or 0, fs, sub))
-        if len(self.found) == before:
+        if len(self.found) == before and self.repeats == repeats:
             raise InputError(f"folder {given} holds no .parquet, .csv or .jsonl files")
 
     def _add_remote(self, f: InputFile) -> None:
