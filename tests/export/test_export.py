@@ -419,6 +419,15 @@ def _config(**changes):  # type: ignore[no-untyped-def]
     return edit
 
 
+def _config_file(name: str, **changes):  # type: ignore[no-untyped-def]
+    def edit(folder: Path) -> None:
+        config = json.loads((folder / name).read_text())
+        config.update(changes)
+        (folder / name).write_text(json.dumps(config))
+
+    return edit
+
+
 def _cut(name: str, keep: int):  # type: ignore[no-untyped-def]
     """Keep the first `keep` bytes of the file (negative: drop the last -keep)."""
 
@@ -443,10 +452,44 @@ def _sharded(folder: Path) -> None:
     (folder / "model.safetensors").rename(folder / "model-00001-of-00002.safetensors")
 
 
+def _other_tokenizer(folder: Path) -> None:
+    """A tokenizer with 300 more tokens than the model's vocabulary table has rows."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.add_tokens([f"extra{i}" for i in range(300)])
+    tok.save(str(folder / "tokenizer.json"))
+
+
+def _torch_weights_cut(folder: Path) -> None:
+    """Weights as a torch pickle (pytorch_model.bin), cut short."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    _cut("pytorch_model.bin", -2000)(folder)
+
+
+def _slow_vocabulary_half(folder: Path) -> None:
+    """No tokenizer.json; a BPE vocab.json without its merges.txt."""
+    (folder / "tokenizer.json").unlink()
+    (folder / "vocab.json").write_text(json.dumps({"a": 0, "b": 1}))
+
+
 @pytest.mark.parametrize(
     ("damage", "file", "words"),
     [
         (_remove("tokenizer.json"), "tokenizer.json", ["is missing", "copy tokenizer.json"]),
+        (_slow_vocabulary_half, "tokenizer.json", ["vocab.json alone is not a vocabulary"]),
+        (_other_tokenizer, "tokenizer.json", ["ids up to 543", "vocab_size is 244"]),
+        (
+            _config_file("tokenizer_config.json", tokenizer_class="NoSuchTokenizer"),
+            "tokenizer.json",
+            ["cannot load"],
+        ),
+        (_torch_weights_cut, "pytorch_model.bin", ["cannot load the weights", "damaged"]),
+        (_remove("model.safetensors"), "", ["no model weights"]),
         (
             _remove("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"),
             "tokenizer.json",
@@ -476,6 +519,11 @@ def _sharded(folder: Path) -> None:
     ],
     ids=[
         "no-tokenizer-json",
+        "half-a-vocabulary",
+        "tokenizer-of-another-model",
+        "tokenizer-class-unknown",
+        "torch-weights-truncated",
+        "no-weights",
         "no-tokenizer-at-all",
         "tokenizer-truncated",
         "tokenizer-config-truncated",

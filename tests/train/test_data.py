@@ -172,6 +172,12 @@ PAIRS = ["pos", "neg"] * 10  # 20 clean single labels
         ("list-null.jsonl", [["a"], ["b"]] * 9 + [["a", None], ["b"]], ["data row 19", "null"]),
         ("stray.csv", [f"{i * 0.37:.2f}" for i in range(39)] + ["n/a"], ["data row 40", "'n/a'", "--task"]),
         ("stray.jsonl", [i * 0.37 for i in range(27)] + ["unknown", 0.5, "?"], ["rows 28, 30", "mixes"]),
+        (
+            "gap.csv",
+            [f"{i * 0.37:.2f}" for i in range(12)] + [""] + ["0.5"] * 7,
+            ["empty label", "data row 13"],
+        ),
+        ("nan-word.csv", ["pos", "neg", "NaN", "pos", "neg", "pos"] * 3, ["'NaN'", "data rows 3, 9, 15"]),
     ],
 )
 def test_broken_labels_are_one_line_errors(tmp_path: Path, name: str, labels: list, words: list) -> None:

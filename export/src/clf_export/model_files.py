@@ -6,7 +6,8 @@ this order, before anything is exported (`check_model_files`):
 
 - the tokenizer: `tokenizer.json`, or a vocabulary the slow tokenizer is built from (`vocab.txt`;
   `vocab.json` with `merges.txt`; a SentencePiece `*.model`), must be there; every tokenizer JSON
-  file must parse; then transformers must load it as a fast tokenizer;
+  file must parse; then transformers must load it as a fast tokenizer (and, once the weights are
+  known to fit config.json, produce no id past its `vocab_size`);
 - the weights: a `*.safetensors` file must hold its whole header and every byte the header
   describes (a truncated copy fails here, named, with its size and the size it should have); a
   sharded checkpoint's index must name shards that exist;
@@ -38,19 +39,28 @@ MAX_HEADER_BYTES = 100 * 2**20
 RETRAIN = "copy the folder again from where it was trained, or train again"
 
 
-def check_model_files(path: Path) -> None:
-    """Raise ExportError naming the first damaged or missing file of the model folder `path`."""
-    check_tokenizer(path)
+def check_model_files(path: Path, config: dict[str, Any] | None = None) -> None:
+    """Raise ExportError naming the first damaged or missing file of the model folder `path`
+    (`config`: its config.json, already read)."""
+    top = check_tokenizer(path)
     for file in sorted(path.glob("*.safetensors")):
         check_safetensors(file)
     _check_shards(path)
     check_weights_fit_config(path)
+    vocab_size = (config or {}).get("vocab_size")
+    if isinstance(vocab_size, int) and top >= vocab_size:  # weights fit config.json: the tokenizer does not
+        named = path / "tokenizer.json" if (path / "tokenizer.json").is_file() else path
+        raise ExportError(
+            f"{named} produces token ids up to {top}, but config.json's vocab_size is {vocab_size}: "
+            f"the tokenizer is not the model's; {RETRAIN}"
+        )
 
 
 # --- tokenizer ------------------------------------------------------------------------------------
 
 
-def check_tokenizer(path: Path) -> None:
+def check_tokenizer(path: Path) -> int:
+    """The tokenizer files are there, parse and load as a fast tokenizer. Returns its highest id."""
     for name in TOKENIZER_JSON:
         _check_json(path / name)
     has_vocabulary = any(all((path / n).is_file() for n in names) for names in VOCABULARIES)
@@ -72,10 +82,15 @@ def check_tokenizer(path: Path) -> None:
     except Exception as exc:  # tokenizers raises a bare Exception on a file it cannot read
         if isinstance(exc, OSError) and exc.errno is not None:
             raise ExportError(os_error_message(exc, "cannot read the tokenizer of")) from exc
-        named = path / "tokenizer.json" if (path / "tokenizer.json").is_file() else path
-        raise ExportError(f"cannot load the tokenizer in {named} ({_first_line(exc)}); {RETRAIN}") from exc
+        files = [n for n in (*TOKENIZER_JSON, *(n for v in VOCABULARIES for n in v)) if (path / n).is_file()]
+        raise ExportError(
+            f"cannot load the tokenizer from {path / files[0]}"
+            + (f" (with {', '.join(files[1:])})" if files[1:] else "")
+            + f": {_first_line(exc)}; {RETRAIN}"
+        ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ExportError(f"{path} has no fast tokenizer; the runtime needs tokenizer.json: {RETRAIN}")
+    return max(tokenizer.get_vocab().values(), default=-1)
 
 
 def _check_json(file: Path) -> None:
@@ -158,8 +173,8 @@ def check_weights_fit_config(path: Path) -> None:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise ExportError(os_error_message(exc, "cannot read the weights of")) from exc
         raise ExportError(
-            f"cannot load {weights} into the model {path / 'config.json'} describes "
-            f"({_first_line(exc)}); the weights do not fit the config: {RETRAIN}"
+            f"cannot load the weights in {weights} ({_first_line(exc)}): the file is damaged or does "
+            f"not fit {path / 'config.json'}; {RETRAIN}"
         ) from exc
     config = path / "config.json"
     fix = f"the weights do not fit {config} (edited after training, or another model's): {RETRAIN}"

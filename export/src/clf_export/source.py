@@ -80,7 +80,10 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ExportError(f"{config_path} is not a model config (expected a JSON object)")
     if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        raise ExportError(f"{path} has no model weights (*.safetensors or *.bin)")
+        raise ExportError(
+            f"{path} has no model weights (*.safetensors or *.bin): copy model.safetensors from where "
+            "the model was trained, or train again"
+        )
     return config
 
 
@@ -112,7 +115,7 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
         max_length = handoff.max_length if handoff else min(positions, 512)
     if not 2 <= max_length <= positions:
         raise ExportError(f"--max-length {max_length} is outside 2..{positions} for this model")
-    check_model_files(path)  # tokenizer and weights whole, weights fit config.json
+    check_model_files(path, config)  # tokenizer and weights whole, weights fit config.json
     validation = path / VALIDATION_NAME
     return SourceModel(
         path=path,

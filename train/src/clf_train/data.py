@@ -268,7 +268,7 @@ def guess_task(labels: list[Any], separator: str, where: str = "the labels") -> 
     if any(isinstance(v, list) for v in labels):
         return "multi_label", None
     numbers = [_number(v) for v in labels]
-    words = [i for i, x in enumerate(numbers) if x is None]
+    words = [i for i, x in enumerate(numbers) if x is None and str(labels[i]).strip()]  # "": empty
     fractional = [i for i, x in enumerate(numbers) if x is not None and not x.is_integer()]
     if fractional and not words:
         note = None
@@ -318,10 +318,15 @@ def detect_task(labels: list[Any], separator: str) -> str:
 def _parse_labels(values: list[Any], task: str, separator: str, path: Path, column: str) -> list[Any]:
     where = f"{path}, column {column!r}"
     if task == "regression":
+        empty = [i for i, v in enumerate(values) if str(v).strip() == ""]
+        if empty:
+            raise InputError(
+                f"{where}: {len(empty)} empty label(s) at {_rows(empty)}; fill them or remove those rows"
+            )
         out = []
         for i, v in enumerate(values):
             number = _number(v)
-            if number is None or str(v).strip() == "":
+            if number is None:
                 raise InputError(
                     f"{where}, data row {i + 1}: regression label {v!r} is not a number; "
                     "fix it or choose --task single-label"
