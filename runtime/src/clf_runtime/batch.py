@@ -456,8 +456,9 @@ def run(config: BatchConfig, progress: Callable[[int], None] | None = None) -> d
     }
     start = time.perf_counter()
     report = progress or (lambda _: None)
-    local = [Path(f.path) for f in files if f.uri == f.path]  # the output must not hold them
-    with output_folder(config.output, TOOL, inputs=local) as out:
+    # The output must not hold what the run reads: replacing it would remove them.
+    reads = [Path(f.path) for f in files if f.uri == f.path] + [Path(config.model)]
+    with output_folder(config.output, TOOL, inputs=reads) as out:
         if config.engine == "local":
             rows = run_local(config, files, out, report)
         elif config.engine == "ray":
