@@ -402,3 +402,174 @@ def test_fixed_scale_matches_dynamic_quantize_linear() -> None:
     assert static_scales.uint8_scale(0.5, 2.0) == (2.0 / 255, 0)
     assert static_scales.uint8_scale(-2.0, -1.0) == (2.0 / 255, 255)
     assert static_scales.uint8_scale(0.0, 0.0) == (1.0, 0)
+
+
+# --- a damaged model folder: the file named, with its fix, before anything is exported ------------
+
+
+TINY_HF = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-bert" / "hf"  # a clf-train output
+
+
+def _config(**changes):  # type: ignore[no-untyped-def]
+    def edit(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        config.update(changes)
+        (folder / "config.json").write_text(json.dumps(config))
+
+    return edit
+
+
+def _config_file(name: str, **changes):  # type: ignore[no-untyped-def]
+    def edit(folder: Path) -> None:
+        config = json.loads((folder / name).read_text())
+        config.update(changes)
+        (folder / name).write_text(json.dumps(config))
+
+    return edit
+
+
+def _cut(name: str, keep: int):  # type: ignore[no-untyped-def]
+    """Keep the first `keep` bytes of the file (negative: drop the last -keep)."""
+
+    def edit(folder: Path) -> None:
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[:keep])
+
+    return edit
+
+
+def _remove(*names: str):  # type: ignore[no-untyped-def]
+    return lambda folder: [(folder / n).unlink() for n in names]
+
+
+def _sharded(folder: Path) -> None:
+    """An index naming a second shard that is not there."""
+    data = (folder / "model.safetensors").read_bytes()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    shard = "model-00002-of-00002.safetensors"
+    index = {"metadata": {}, "weight_map": {k: shard for k in header if k != "__metadata__"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    (folder / "model.safetensors").rename(folder / "model-00001-of-00002.safetensors")
+
+
+def _other_tokenizer(folder: Path) -> None:
+    """A tokenizer with 300 more tokens than the model's vocabulary table has rows."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.add_tokens([f"extra{i}" for i in range(300)])
+    tok.save(str(folder / "tokenizer.json"))
+
+
+def _torch_weights_cut(folder: Path) -> None:
+    """Weights as a torch pickle (pytorch_model.bin), cut short."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    _cut("pytorch_model.bin", -2000)(folder)
+
+
+def _slow_vocabulary_half(folder: Path) -> None:
+    """No tokenizer.json; a BPE vocab.json without its merges.txt."""
+    (folder / "tokenizer.json").unlink()
+    (folder / "vocab.json").write_text(json.dumps({"a": 0, "b": 1}))
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "words"),
+    [
+        (_remove("tokenizer.json"), "tokenizer.json", ["is missing", "copy tokenizer.json"]),
+        (_slow_vocabulary_half, "tokenizer.json", ["vocab.json alone is not a vocabulary"]),
+        (_other_tokenizer, "tokenizer.json", ["ids up to 543", "vocab_size is 244"]),
+        (
+            _config_file("tokenizer_config.json", tokenizer_class="NoSuchTokenizer"),
+            "tokenizer.json",
+            ["cannot load"],
+        ),
+        (_torch_weights_cut, "pytorch_model.bin", ["cannot load the weights", "damaged"]),
+        (_remove("model.safetensors"), "", ["no model weights"]),
+        (
+            _remove("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"),
+            "tokenizer.json",
+            ["is missing"],
+        ),
+        (_cut("tokenizer.json", 300), "tokenizer.json", ["not valid JSON", "cut short"]),
+        (_cut("tokenizer_config.json", -5), "tokenizer_config.json", ["not valid JSON"]),
+        (
+            lambda f: (f / "tokenizer.json").write_text('{"version": "1.0"}'),
+            "tokenizer.json",
+            ["cannot load"],
+        ),
+        (_cut("model.safetensors", -1000), "model.safetensors", ["is truncated", "its header describes"]),
+        (_cut("model.safetensors", 40), "model.safetensors", ["truncated or not a safetensors file"]),
+        (
+            lambda f: (f / "model.safetensors").write_bytes(
+                b"\x10\0\0\0\0\0\0\0{not json}......" + b"\0" * 64
+            ),
+            "model.safetensors",
+            ["damaged header"],
+        ),
+        (_config(hidden_size=64, intermediate_size=128), "model.safetensors", ["shape (32,)", "(64,)"]),
+        (_config(vocab_size=50), "model.safetensors", ["word_embeddings", "(50, 32)"]),
+        (_config(num_hidden_layers=3), "model.safetensors", ["lacks weights", "layer.2"]),
+        (_config(num_hidden_layers=1), "model.safetensors", ["does not use", "layer.1"]),
+        (_sharded, "model-00002-of-00002.safetensors", ["which is missing"]),
+    ],
+    ids=[
+        "no-tokenizer-json",
+        "half-a-vocabulary",
+        "tokenizer-of-another-model",
+        "tokenizer-class-unknown",
+        "torch-weights-truncated",
+        "no-weights",
+        "no-tokenizer-at-all",
+        "tokenizer-truncated",
+        "tokenizer-config-truncated",
+        "tokenizer-not-a-tokenizer",
+        "weights-truncated",
+        "weights-header-truncated",
+        "weights-header-garbage",
+        "hidden-size-edited",
+        "vocab-size-edited",
+        "layer-added",
+        "layer-removed",
+        "shard-missing",
+    ],
+)
+def test_damaged_model_folder_names_the_file(tmp_path: Path, damage, file: str, words: list[str]) -> None:
+    import shutil
+
+    from clf_export.cli import main
+
+    model = tmp_path / "hf"
+    shutil.copytree(TINY_HF, model)
+    damage(model)
+    with pytest.raises(ExportError) as info:
+        export(cfg(model, tmp_path / "art"))
+    message = str(info.value)
+    assert "\n" not in message and str(model / file) in message, message
+    assert "train again" in message or "copy" in message, message
+    for word in words:
+        assert word in message, message
+    result = CliRunner().invoke(main, [str(model), "--output", str(tmp_path / "art")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {message}"]
+    assert not (tmp_path / "art").exists() and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_harmless_leftover_weights_do_not_stop_export(tmp_path: Path) -> None:
+    """Weights of another head (a pre-training leftover) are not part of the model: ignored."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    model = tmp_path / "hf"
+    shutil.copytree(TINY_HF, model)
+    weights = load_file(model / "model.safetensors")
+    weights["cls.predictions.bias"] = np.zeros(4, dtype=np.float32)
+    save_file(weights, model / "model.safetensors")
+    from clf_export.source import read_source
+
+    assert read_source(model).labels == ("negative", "neutral", "positive")

@@ -2,7 +2,8 @@
 
 Folders written by `clf-train` carry `clf_train.json` (clf_runtime.handoff) with all of it. Any
 other Hugging Face sequence-classification folder works too: the task then comes from
-`config.problem_type`, and multi-label CSV labels are split at ";".
+`config.problem_type`, and multi-label CSV labels are split at ";". Its files are checked before
+anything is exported (clf_export.model_files): a damaged or missing one is named with its fix.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clf_export.errors import ExportError
+from clf_export.model_files import check_model_files
 from clf_runtime.calibration import Calibration
 from clf_runtime.handoff import VALIDATION_NAME, read_handoff
 from clf_runtime.long_text import LongText
@@ -78,7 +80,10 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ExportError(f"{config_path} is not a model config (expected a JSON object)")
     if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        raise ExportError(f"{path} has no model weights (*.safetensors or *.bin)")
+        raise ExportError(
+            f"{path} has no model weights (*.safetensors or *.bin): copy model.safetensors from where "
+            "the model was trained, or train again"
+        )
     return config
 
 
@@ -110,6 +115,7 @@ def read_source(path: Path, max_length: int | None = None) -> SourceModel:
         max_length = handoff.max_length if handoff else min(positions, 512)
     if not 2 <= max_length <= positions:
         raise ExportError(f"--max-length {max_length} is outside 2..{positions} for this model")
+    check_model_files(path, config)  # tokenizer and weights whole, weights fit config.json
     validation = path / VALIDATION_NAME
     return SourceModel(
         path=path,

@@ -1,4 +1,4 @@
-"""Write a folder or a file so that it either appears complete or not at all.
+"""Write a file so that it either appears complete or not at all (output folders: clf_runtime.outdir).
 
 Everything is written under a temporary name beside the destination (same file system, so the
 final rename is atomic) and renamed into place only when the writer finished without error.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,31 +32,6 @@ def _check_parent(dest: Path) -> Path:
     if not os.access(parent, os.W_OK):
         raise InputError(f"cannot write to {parent}: permission denied; choose another output path")
     return parent
-
-
-@contextlib.contextmanager
-def atomic_folder(dest: Path, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces `dest`, on error it is deleted."""
-    dest = Path(dest)
-    if dest.exists() and not dest.is_dir():
-        raise InputError(f"{dest} exists and is not a folder; choose another output path")
-    if dest.exists() and not overwrite:
-        raise InputError(f"{dest} already exists; remove it or choose another output path")
-    parent = _check_parent(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=parent))
-    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the result should not be
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".old-{dest.name}-", dir=parent))
-        os.rename(dest, old / "x")
-    os.rename(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -4,9 +4,19 @@ Inputs are Parquet, CSV or JSONL files (by suffix, optionally compressed: `.csv.
 holding them; local paths or any URI pyarrow's file systems read (`s3://`, `gs://`, `hdfs://`).
 Every input column is kept and the prediction columns of `clf_runtime.columns` are added.
 
-The output folder is written complete or not at all: parts go to a hidden temporary folder beside
-it, then `_clf_batch.json` (what was run) and `_SUCCESS`, and the folder is renamed into place. An
-existing folder is replaced only if clf-batch wrote it; any other non-empty folder is refused.
+Each input file is read once: local paths are compared as the files they resolve to, so a file
+named twice (directly, through a link, a hard link, or a folder and a file in it) is read the first
+time only, and a folder reached again through a link (a loop) is not entered again. Inside an input
+folder, names starting with `_` or `.` are skipped, and so are the `--output` folder and any other
+clf-batch output: clf-batch never reads its own results back. Every skip is listed in the run's
+summary (`skipped`), which the CLI prints.
+
+The output folder follows the rules of `clf_runtime.outdir`, as clf-train's and clf-export's do: the
+parts go to a hidden temporary folder beside it, then `_clf_batch.json` (what was run) and
+`_SUCCESS`, then the marker listing every file written, and the folder is renamed into place. An
+existing folder is replaced only when its marker says clf-batch wrote it and lists everything in
+it; anything else (a user's file, a folder without a marker) is refused, so nothing clf-batch did
+not write is ever removed.
 
 The local engine streams record batches through one `TextClassifier`, so memory stays flat
 whatever the input size; `clf_runtime.ray` and `clf_runtime.spark` run the same columns on a
@@ -18,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,15 +36,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clf_runtime.arrow import import_pyarrow
-from clf_runtime.atomic import atomic_folder
 from clf_runtime.errors import ClfError, InputError
+from clf_runtime.oserrors import os_error_message
+from clf_runtime.outdir import output_folder, output_owner
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs
 
 ENGINES = ("local", "ray", "spark")
-MARKER = "_clf_batch.json"
+TOOL = "clf-batch"  # the owner named in the output folder's marker (clf_runtime.outdir)
+MARKER = "_clf_batch.json"  # the run's summary
 SUCCESS = "_SUCCESS"
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
 SUFFIXES = {
@@ -84,28 +97,156 @@ def file_format(name: str) -> str | None:
     return SUFFIXES.get(os.path.splitext(base)[1])
 
 
-def _filesystem(given: str) -> tuple[pyarrow.fs.FileSystem, str, str]:
+def _filesystem(given: str) -> tuple[pyarrow.fs.FileSystem, str]:
     import pyarrow.fs as pafs
 
-    if "://" not in given:
-        path = os.path.abspath(given)
-        return pafs.LocalFileSystem(), path, path
     try:
-        fs, path = pafs.FileSystem.from_uri(given)
+        return pafs.FileSystem.from_uri(given)
     except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise InputError(f"cannot open {given}: {exc}") from exc
-    return fs, path, given
 
 
-def find_inputs(inputs: Sequence[str]) -> list[InputFile]:
-    """Expand files and folders into the table files to read, folders in name order."""
-    import pyarrow.fs as pafs
+def find_inputs(
+    inputs: Sequence[str], output: Path | None = None, skipped: list[str] | None = None
+) -> list[InputFile]:
+    """Expand files and folders into the table files to read, each once, folders in name order.
 
+    `output` (the run's --output) is never read from; every file or folder left out is described
+    in `skipped` ("PATH: why"), when given.
+    """
     if not inputs:
         raise InputError("give at least one input file or folder")
-    found: list[InputFile] = []
+    walk = _Walk(output, skipped if skipped is not None else [])
     for given in inputs:
-        fs, path, uri = _filesystem(given)
+        if "://" in given:
+            walk.remote(given)
+        else:
+            walk.local(given)
+    return walk.found
+
+
+class _Walk:
+    """The state of one `find_inputs`: what was found, and what was seen (to read each file once)."""
+
+    def __init__(self, output: Path | None, skipped: list[str]) -> None:
+        self.found: list[InputFile] = []
+        self.skipped = skipped
+        self.files: dict[tuple[int, int], str] = {}  # (device, inode) -> the path it was read as
+        self.folders: set[tuple[int, int]] = set()
+        self.uris: set[str] = set()
+        self.repeats = 0  # files and folders skipped because they were read already
+        self.output = _identity(os.path.abspath(output)) if output is not None else None
+        self._fs: Any = None
+
+    def skip(self, path: str, why: str) -> None:
+        self.skipped.append(f"{path if path.isprintable() else ascii(path)}: {why}")
+
+    def fs(self) -> pyarrow.fs.FileSystem:
+        if self._fs is None:
+            import pyarrow.fs as pafs
+
+            self._fs = pafs.LocalFileSystem()
+        return self._fs
+
+    # --- local paths: walked with os, links followed once ---
+
+    def local(self, given: str) -> None:
+        path = os.path.abspath(given)
+        info = _stat(path, given)
+        if info is None:
+            raise InputError(f"input {given} does not exist")
+        if stat.S_ISDIR(info.st_mode):
+            before, notes, repeats = len(self.found), len(self.skipped), self.repeats
+            self.folder(path)
+            if len(self.found) == before and self.repeats == repeats:  # not a folder named twice
+                news = self.skipped[notes : notes + 3]
+                why = f" (skipped: {'; '.join(news)})" if news else ""
+                raise InputError(f"folder {given} holds no .parquet, .csv or .jsonl files to read{why}")
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"input {given} is not a regular file or folder (a pipe, socket or device)")
+        if file_format(os.path.basename(path)) is None:
+            raise InputError(
+                f"{given}: unknown file type; name files .parquet, .csv or .jsonl (optionally .gz)"
+            )
+        self.file(path, info)
+
+    def file(self, path: str, info: os.stat_result) -> None:
+        key = (info.st_dev, info.st_ino)
+        if key in self.files:
+            self.repeats += 1
+            self.skip(path, f"the same file as {self.files[key]}, read once")
+            return
+        self.files[key] = path
+        fmt = file_format(os.path.basename(path))
+        assert fmt is not None
+        self.found.append(InputFile(path, fmt, info.st_size, self.fs(), path))
+
+    def folder(self, root: str) -> None:
+        """Depth-first in name order, without recursion (a deep tree is no problem)."""
+        stack: list[tuple[str, bool]] = [(root, True)]
+        while stack:
+            path, is_top = stack.pop()
+            info = _stat(path, path)
+            if info is None or not stat.S_ISDIR(info.st_mode):
+                continue
+            key = (info.st_dev, info.st_ino)
+            if key in self.folders:
+                self.repeats += 1
+                self.skip(path, "a folder already read (a link back into the input: a loop or a duplicate)")
+                continue
+            self.folders.add(key)
+            if key == self.output:
+                self.skip(path, "the --output folder; clf-batch does not read its own output")
+                continue
+            if not is_top and _batch_output(path):
+                self.skip(path, "an earlier clf-batch output; name it as an input to read it")
+                continue
+            try:
+                names = sorted(os.listdir(path))
+            except OSError as exc:
+                raise InputError(os_error_message(exc, "cannot list the input folder")) from exc
+            subfolders = []
+            for name in names:
+                if name.startswith(("_", ".")):
+                    continue
+                full = os.path.join(path, name)
+                fmt = file_format(name)
+                try:
+                    entry = _stat(full, full)
+                except InputError:
+                    if fmt is not None:
+                        raise
+                    self.skip(full, "cannot be opened (a link to itself?)")
+                    continue
+                if entry is None:
+                    if fmt is not None:  # a dangling link named like a table: data the user expects
+                        raise InputError(
+                            f"input {full} is a symbolic link to {os.readlink(full)}, which does not "
+                            "exist; fix or remove the link"
+                        )
+                    continue
+                if stat.S_ISDIR(entry.st_mode):
+                    subfolders.append(full)
+                elif fmt is None:
+                    continue
+                elif stat.S_ISREG(entry.st_mode):
+                    self.file(full, entry)
+                else:
+                    self.skip(full, "not a regular file (a pipe, socket or device)")
+            # Files of a folder first, then its subfolders in name order.
+            stack.extend((sub, False) for sub in reversed(subfolders))
+
+    # --- URIs: pyarrow's file system, each path once ---
+
+    def remote(self, given: str) -> None:
+        import pyarrow.fs as pafs
+
+        fs, path = _filesystem(given)
+        if isinstance(fs, pafs.LocalFileSystem):  # file://: a local path, walked as one
+            self.local(path)
+            return
+        uri = given
         try:
             info = fs.get_file_info(path)
         except OSError as exc:
@@ -118,19 +259,51 @@ def find_inputs(inputs: Sequence[str]) -> list[InputFile]:
                 raise InputError(
                     f"{given}: unknown file type; name files .parquet, .csv or .jsonl (optionally .gz)"
                 )
-            found.append(InputFile(path, fmt, info.size or 0, fs, uri))
-            continue
-        entries = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-        before = len(found)
+            self._add_remote(InputFile(path, fmt, info.size or 0, fs, uri))
+            return
+        try:
+            entries = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        except OSError as exc:
+            raise InputError(f"cannot list {given}: {exc}") from exc
+        before, repeats = len(self.found), self.repeats
         for entry in sorted(entries, key=lambda e: e.path):
             hidden = any(part.startswith(("_", ".")) for part in entry.path[len(path) :].split("/") if part)
             fmt = file_format(entry.base_name)
             if entry.type == pafs.FileType.File and fmt is not None and not hidden:
-                sub = entry.path if "://" not in uri else uri.rstrip("/") + entry.path[len(path) :]
-                found.append(InputFile(entry.path, fmt, entry.size or 0, fs, sub))
-        if len(found) == before:
+                sub = uri.rstrip("/") + entry.path[len(path) :]
+                self._add_remote(InputFile(entry.path, fmt, entry.size or 0, fs, sub))
+        if len(self.found) == before and self.repeats == repeats:
             raise InputError(f"folder {given} holds no .parquet, .csv or .jsonl files")
-    return found
+
+    def _add_remote(self, f: InputFile) -> None:
+        if f.uri in self.uris:
+            self.repeats += 1
+            self.skip(f.uri, "named twice, read once")
+            return
+        self.uris.add(f.uri)
+        self.found.append(f)
+
+
+def _stat(path: str, given: str) -> os.stat_result | None:
+    """os.stat (links followed); None when nothing is there (or a link points nowhere)."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # ELOOP (a link to itself), EACCES, ENAMETOOLONG
+        raise InputError(os_error_message(exc, "cannot open the input", name=given)) from exc
+
+
+def _batch_output(folder: str) -> bool:
+    """Whether `folder` is a clf-batch output (its marker, or the summary of clf-batch before it)."""
+    return output_owner(Path(folder)) == TOOL or os.path.isfile(os.path.join(folder, MARKER))
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        return (info.st_dev, info.st_ino)
+    return None
 
 
 def _read_error(f: InputFile, exc: Exception) -> InputError:
@@ -175,23 +348,6 @@ def read_batches(
 
 
 # --- output ----------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def output_folder(dest: Path, summary: dict[str, Any]) -> Iterator[Path]:
-    """A temporary folder that becomes `dest` (with the marker and _SUCCESS) if the block succeeds."""
-    dest = Path(dest)
-    if dest.exists():
-        if not dest.is_dir():
-            raise InputError(f"--output {dest} exists and is not a folder; choose another output path")
-        if any(dest.iterdir()) and not (dest / MARKER).is_file():
-            raise InputError(
-                f"--output {dest} exists and was not written by clf-batch; remove it or choose another folder"
-            )
-    with atomic_folder(dest, overwrite=True) as tmp:
-        yield tmp
-        (tmp / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (tmp / SUCCESS).write_bytes(b"")
 
 
 class PartWriter:
@@ -293,13 +449,16 @@ def run(config: BatchConfig, progress: Callable[[int], None] | None = None) -> d
     if config.engine == "local" and config.workers is not None:
         raise InputError("--workers applies to --engine ray or spark; use --threads for local")
     import_pyarrow()
-    files = find_inputs(config.inputs)
+    skipped: list[str] = []
+    files = find_inputs(config.inputs, config.output, skipped)
     summary: dict[str, Any] = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     }
     start = time.perf_counter()
     report = progress or (lambda _: None)
-    with output_folder(config.output, summary) as out:
+    # The output must not hold what the run reads: replacing it would remove them.
+    reads = [Path(f.path) for f in files if f.uri == f.path] + [Path(config.model)]
+    with output_folder(config.output, TOOL, inputs=reads) as out:
         if config.engine == "local":
             rows = run_local(config, files, out, report)
         elif config.engine == "ray":
@@ -313,13 +472,18 @@ def run(config: BatchConfig, progress: Callable[[int], None] | None = None) -> d
         if rows == 0:
             raise InputError("the input has no rows; give files with at least one row")
         summary.update(
-            rows=rows, seconds=round(time.perf_counter() - start, 3), inputs=[f.uri for f in files]
+            rows=rows,
+            seconds=round(time.perf_counter() - start, 3),
+            inputs=[f.uri for f in files],
+            skipped=skipped,
         )
+        (out / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (out / SUCCESS).write_bytes(b"")
     return summary
 
 
 def total_bytes(config: BatchConfig) -> int:
     """The summed size of the inputs, for a progress bar (0 when they cannot be listed)."""
     with contextlib.suppress(ClfError):
-        return sum(f.size for f in find_inputs(config.inputs))
+        return sum(f.size for f in find_inputs(config.inputs, config.output))
     return 0

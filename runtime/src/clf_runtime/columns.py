@@ -8,7 +8,11 @@ A model adds these columns to each row of a table, named after the fields of `Pr
 
 With `scores=True`, one `score_<label>` column (double) per label is added as well (for regression
 models with several outputs, one `value_<name>` per output). A `prefix` is put before every name.
-A row whose text is null gets null in every prediction column: null in, null out, as in SQL.
+A row whose text is null, empty or only whitespace (either text, for pair models) gets null in
+every prediction column: null in, null out, as in SQL. An empty text and a null one are the same
+thing in most tables (CSV has no null; a CSV written from a table with nulls has empty fields), so
+they are treated alike whatever the file format or engine; a model's answer for an empty text
+would only reflect its special tokens.
 
 Plain Python lists only, so that this module needs neither pyarrow nor pandas; each engine turns
 the lists into its own column type.
@@ -74,6 +78,10 @@ def check_text_values(values: Sequence[Any], column: str) -> None:
             )
 
 
+def _has_text(value: str | None) -> bool:
+    return value is not None and not value.isspace() and value != ""
+
+
 def predict_columns(
     clf: TextClassifier,
     spec: ColumnSpec,
@@ -85,7 +93,7 @@ def predict_columns(
     n = len(texts)
     if pairs is not None and len(pairs) != n:
         raise InputError(f"{len(texts)} texts but {len(pairs)} second texts")
-    keep = [i for i in range(n) if texts[i] is not None and (pairs is None or pairs[i] is not None)]
+    keep = [i for i in range(n) if _has_text(texts[i]) and (pairs is None or _has_text(pairs[i]))]
     inputs: list[TextInput] = (
         [(texts[i], pairs[i]) for i in keep] if pairs is not None else [texts[i] for i in keep]  # type: ignore[misc]
     )

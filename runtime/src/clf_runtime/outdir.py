@@ -1,4 +1,5 @@
-"""Output folders of clf-train, clf-train compare and clf-export: written whole, never destroying data.
+"""Output folders of clf-train, clf-train compare, clf-export and clf-batch: written whole, never
+destroying data.
 
 Rules (the README's "Output folders"):
 - A tool writes its output into a hidden temporary folder beside the destination and renames it
@@ -52,6 +53,12 @@ def _marker(folder: Path) -> tuple[str, set[str]] | None:
     if not isinstance(tool, str) or not isinstance(entries, list):
         return None
     return tool, {e for e in entries if isinstance(e, str)}
+
+
+def output_owner(folder: Path) -> str | None:
+    """The clf tool whose output `folder` is (by its marker), or None."""
+    marker = _marker(Path(folder))
+    return marker[0] if marker is not None else None
 
 
 def _entries(folder: Path) -> Iterator[str]:

@@ -9,7 +9,7 @@ The driver reads and verifies the artifact once and ships the files one provider
 them read the model folder directly instead. Each Python worker loads the model once (a cache in
 this module, which survives across tasks because Spark reuses Python workers) with checksum
 verification, then classifies Arrow batches of `spark.sql.execution.arrow.maxRecordsPerBatch` rows.
-Rows whose text is null get null predictions.
+Rows whose text is null, empty or blank get null predictions (clf_runtime.columns).
 
 Needs the `spark` extra (`pip install "clf-runtime[spark]"`) and Java 17; Spark is imported only here.
 """
@@ -271,7 +271,8 @@ def _read(spark: SparkSession, files: list[Any]) -> DataFrame:
             reader = spark.read.option("header", True).option("inferSchema", True)
             # RFC 4180 as pyarrow reads it: "" escapes a quote, quoted fields may hold newlines.
             reader = reader.option("multiLine", True).option("escape", '"')
-            # An empty field is an empty text, as pyarrow (local and Ray engines) reads it, not null.
+            # An empty field stays an empty text in the output, as pyarrow (local and Ray engines)
+            # reads it, not null (both get null predictions: clf_runtime.columns).
             reader = reader.option("nullValue", "\u0000")
             frames.append(reader.csv(paths))
         else:

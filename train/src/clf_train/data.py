@@ -4,10 +4,25 @@ Label order (the model's output columns) is stable and documented: labels sorted
 they all are integers, else as strings. The same data therefore always gives the same ids.
 Task detection (overridable): float labels -> regression; lists (JSONL) or labels containing the
 separator -> multi-label; anything else -> single-label.
+
+Everything is checked before any training, and each problem is one InputError naming the file,
+the column and the data rows (counted from 1, the header not counted):
+- a column name the file holds twice (CSV/TSV header, Parquet schema, a JSON line's keys), when it
+  is one of the columns read: which of the two was meant cannot be known;
+- a null, NaN or infinite label (also "nan", "inf" written as text): a missing value, not a class;
+- labels of mixed types in one column (JSONL/Parquet: numbers and strings, lists and strings,
+  true/false), or a null inside a list of labels;
+- a task guess that rests on a handful of odd values: fractional numbers with a few words among
+  them would make every number a class of its own, which is refused (fix the rows, or force
+  `--task single-label`); a few fractional numbers among whole ones (regression) or a few labels
+  holding the separator (multi-label) are accepted with a note (`TaskData.notes`, logged as a
+  warning) saying what was decided and how to force the other.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +34,10 @@ from clf_runtime.handoff import labelled_rows, write_jsonl
 from clf_runtime.oserrors import os_error_message
 
 READERS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
+#: A task guess "rests on a handful" of labels when at most this many, or this share, decided it.
+HANDFUL, HANDFUL_SHARE = 5, 0.1
+
+log = logging.getLogger("clf_train")
 
 
 @dataclass(frozen=True)
@@ -41,13 +60,15 @@ class TaskData:
     train: Split
     validation: Split
     test: Split | None = None
+    notes: tuple[str, ...] = ()  # what the task guess decided on thin evidence (see the docstring)
 
     @property
     def text_pair(self) -> bool:
         return self.train.pairs is not None
 
 
-def read_table(path: Path):  # -> pandas.DataFrame
+def read_table(path: Path, columns: tuple[str, ...] = ()):  # -> pandas.DataFrame
+    """The file as a DataFrame; `columns` (those the caller reads) must not be named twice in it."""
     import pandas as pd
 
     path = Path(path)
@@ -61,9 +82,10 @@ def read_table(path: Path):  # -> pandas.DataFrame
     try:
         if path.stat().st_size == 0:
             raise InputError(f"data file {path} is empty")
+        _refuse_duplicate_columns(path, suffix, columns)
         # pandas splits lines at \n and \r only (not at U+2028, U+0085 or form feeds inside texts).
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(path, columns=_parquet_columns(path))
         elif suffix in (".jsonl", ".json"):
             frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
         else:
@@ -81,6 +103,60 @@ def read_table(path: Path):  # -> pandas.DataFrame
     if len(frame) == 0:
         raise InputError(f"data file {path} has a header but no rows")
     return frame
+
+
+def _refuse_duplicate_columns(path: Path, suffix: str, columns: tuple[str, ...]) -> None:
+    """pandas renames a repeated CSV header to `label.1`, a JSON line keeps the last of two keys, a
+    Parquet file with two `label` columns fails deep inside pyarrow: refuse each, naming it."""
+    wanted = set(columns)
+    if not wanted:
+        return
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(path).names
+        except (OSError, ValueError):
+            return  # not Parquet: the reader says so
+        _repeated(path, names, wanted, "")
+    elif suffix in (".jsonl", ".json"):
+        with open(path, encoding="utf-8") as f:
+            for row, line in enumerate(f, 1):
+                if line.strip():
+                    objects: list[list[str]] = []  # innermost first: the row's own keys come last
+                    try:
+                        json.loads(line, object_pairs_hook=lambda kv, o=objects: o.append([k for k, _ in kv]))
+                    except ValueError:
+                        return  # not JSON: the reader says so
+                    if objects:
+                        _repeated(path, objects[-1], wanted, f", data row {row}")
+    else:
+        import csv
+
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f, delimiter="\t" if suffix in (".tsv", ".txt") else ","), [])
+        _repeated(path, [h.strip() for h in header], wanted, " (header)")
+
+
+def _parquet_columns(path: Path) -> list[str] | None:
+    """Every column whose name is unique (pyarrow cannot read a file by a repeated name); None: all."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError):
+        return None  # not Parquet: pandas says so
+    return None if len(set(names)) == len(names) else [n for n in names if names.count(n) == 1]
+
+
+def _repeated(path: Path, names: list[str], wanted: set[str], where: str) -> None:
+    for name in sorted(wanted):
+        at = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(at) > 1:
+            raise InputError(
+                f"{path}{where}: column {name!r} appears {len(at)} times (columns "
+                f"{', '.join(map(str, at))}); rename or remove the extra one so it is clear which to read"
+            )
 
 
 def _column(frame, name: str, path: Path, option: str) -> list[Any]:
@@ -101,56 +177,187 @@ def _texts(values: list[Any], path: Path, column: str) -> list[str]:
     return texts
 
 
-def _is_number(value: Any) -> bool:
+def _rows(rows: list[int]) -> str:
+    """1-based data rows, at most 10 shown: "row 3" / "rows 3, 7, ..."."""
+    shown = ", ".join(str(i + 1) for i in rows[:10]) + (", ..." if len(rows) > 10 else "")
+    return f"data row{'s' if len(rows) > 1 else ''} {shown}"
+
+
+def _number(value: Any) -> float | None:
+    """The label as a float (ints, floats, numeric strings), else None. May be NaN or infinite."""
     if isinstance(value, bool):
-        return False
+        return None
     if isinstance(value, int | float):
-        return True
+        return float(value)
     try:
-        float(str(value))
+        return float(str(value))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return _number(value) is not None
+
+
+def _missing(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return True
-    except ValueError:
-        return False
+    return type(value).__name__ in ("NAType", "NaTType")  # pandas' missing values
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "lists"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "numbers"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def check_labels(values: list[Any], path: Path, column: str) -> list[Any]:
+    """The label column as plain Python values, or one InputError naming the file, rows and column:
+    null/NaN, infinite, mixed types, unusable values (see the module docstring)."""
+    values = [v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v for v in values]
+    where = f"{path}, column {column!r}"
+    missing = [i for i, v in enumerate(values) if _missing(v)]
+    if missing:
+        raise InputError(
+            f"{where}: {len(missing)} missing label(s) (null or NaN) at {_rows(missing)}; "
+            "fill them or remove those rows"
+        )
+    bad = [i for i, v in enumerate(values) if (n := _number(v)) is not None and not math.isfinite(n)]
+    if bad:
+        raise InputError(
+            f"{where}: label {values[bad[0]]!r} at {_rows(bad)} is not a finite number "
+            "(NaN marks a missing value, inf an overflow); fix or remove those rows"
+        )
+    kinds: dict[str, list[int]] = {}
+    for i, v in enumerate(values):
+        kinds.setdefault(_kind(v), []).append(i)
+    odd = [k for k in kinds if k not in ("lists", "true/false", "numbers", "text")]
+    if odd:
+        rows = kinds[odd[0]]
+        raise InputError(
+            f"{where}: {_rows(rows)} hold a {odd[0]}, not a label; write labels as text or lists"
+        )
+    if len(kinds) > 1:
+        parts = [f"{k} ({_rows(rows)})" for k, rows in sorted(kinds.items(), key=lambda kv: -len(kv[1]))]
+        raise InputError(
+            f"{where} mixes label types: {' and '.join(parts)}; write every label the same way "
+            "(all text, all numbers or, for multi-label, all lists)"
+        )
+    if "lists" in kinds:
+        for i, items in enumerate(values):
+            if any(_missing(x) or isinstance(x, list | dict) for x in items):
+                raise InputError(
+                    f"{where}, data row {i + 1}: the label list {items!r} holds a null or a nested "
+                    "value; write each label as a string"
+                )
+    return values
+
+
+def guess_task(labels: list[Any], separator: str, where: str = "the labels") -> tuple[str, str | None]:
+    """(task, note): the task the labels suggest, and a note when a handful of labels decided it.
+
+    `labels` must have passed check_labels. Raises InputError when the guess would be nonsense
+    (fractional numbers made classes because a few labels are not numbers)."""
+    n = len(labels)
+    if any(isinstance(v, list) for v in labels):
+        return "multi_label", None
+    numbers = [_number(v) for v in labels]
+    words = [i for i, x in enumerate(numbers) if x is None and str(labels[i]).strip()]  # "": empty
+    fractional = [i for i, x in enumerate(numbers) if x is not None and not x.is_integer()]
+    if fractional and not words:
+        note = None
+        if _handful(len(fractional), n):
+            note = (
+                f"labels read as regression: {len(fractional)} of {n} {_are(len(fractional))} not whole "
+                f"numbers ({_rows(fractional)}: {_examples(labels, fractional)}); to train classes instead, "
+                "fix those rows and pass --task single-label"
+            )
+        return "regression", note
+    if fractional and _handful(len(words), n):
+        odd = f"{len(words)} is not a number" if len(words) == 1 else f"{len(words)} are not numbers"
+        raise InputError(
+            f"{where}: labels look like regression targets ({n - len(words)} of {n} are numbers, some "
+            f"with fractions) but {odd} ({_rows(words)}: {_examples(labels, words)}); fix those rows, "
+            "or pass --task single-label to make every distinct value a class"
+        )
+    split = [i for i, v in enumerate(labels) if separator in str(v)]
+    if split:
+        note = None
+        if _handful(len(split), n):
+            note = (
+                f"labels read as multi-label: {len(split)} of {n} hold the separator {separator!r} "
+                f"({_rows(split)}: {_examples(labels, split)}); to keep such labels whole, pass "
+                "--task single-label (or choose another --label-separator)"
+            )
+        return "multi_label", note
+    return "single_label", None
+
+
+def _are(k: int) -> str:
+    return "is" if k == 1 else "are"
+
+
+def _handful(k: int, n: int) -> bool:
+    return 0 < k < n / 2 and (k <= HANDFUL or k <= n * HANDFUL_SHARE)
+
+
+def _examples(labels: list[Any], rows: list[int]) -> str:
+    return ", ".join(repr(labels[i]) for i in rows[:3]) + (", ..." if len(rows) > 3 else "")
 
 
 def detect_task(labels: list[Any], separator: str) -> str:
-    if any(isinstance(v, list) for v in labels):
-        return "multi_label"
-    if all(_is_number(v) for v in labels) and any(float(str(v)) != int(float(str(v))) for v in labels):
-        return "regression"
-    if any(separator in str(v) for v in labels):
-        return "multi_label"
-    return "single_label"
+    return guess_task(labels, separator)[0]
 
 
-def _parse_labels(values: list[Any], task: str, separator: str, path: Path) -> list[Any]:
+def _parse_labels(values: list[Any], task: str, separator: str, path: Path, column: str) -> list[Any]:
+    where = f"{path}, column {column!r}"
     if task == "regression":
+        empty = [i for i, v in enumerate(values) if str(v).strip() == ""]
+        if empty:
+            raise InputError(
+                f"{where}: {len(empty)} empty label(s) at {_rows(empty)}; fill them or remove those rows"
+            )
         out = []
         for i, v in enumerate(values):
-            if not _is_number(v) or str(v).strip() == "":
+            number = _number(v)
+            if number is None:
                 raise InputError(
-                    f"{path}, data row {i + 1}: regression label {v!r} is not a number; "
+                    f"{where}, data row {i + 1}: regression label {v!r} is not a number; "
                     "fix it or choose --task single-label"
                 )
-            if not math.isfinite(float(str(v))):
-                raise InputError(f"{path}, data row {i + 1}: regression label {v!r} is not finite; fix it")
-            out.append(float(str(v)))
+            out.append(number)
         return out
     if task == "multi_label":
         out = []
         for v in values:
             items = v if isinstance(v, list) else str(v).split(separator)
-            out.append(sorted({str(x).strip() for x in items if str(x).strip()}))
+            out.append(sorted({_label_text(x) for x in items if _label_text(x)}))
         return out
     out = []
+    empty = []
     for i, v in enumerate(values):
-        label = "" if v is None else str(v).strip()
-        if label.endswith(".0") and _is_number(label):
-            label = label[:-2]  # pandas reads integer labels with gaps as floats
+        label = _label_text(v)
         if not label:
-            raise InputError(f"{path}, data row {i + 1}: empty label")
+            empty.append(i)
         out.append(label)
+    if empty:
+        raise InputError(
+            f"{where}: {len(empty)} empty label(s) at {_rows(empty)}; fill them or remove those rows"
+        )
     return out
+
+
+def _label_text(value: Any) -> str:
+    label = str(value).strip()
+    if label.endswith(".0") and _is_number(label):
+        label = label[:-2]  # pandas reads integer labels with gaps as floats
+    return label
 
 
 def _check_label_names(names: tuple[str, ...], path: Path) -> None:
@@ -177,15 +384,22 @@ def load_split(
     pair_column: str | None,
     task: str | None,
     separator: str,
+    notes: list[str] | None = None,
 ) -> tuple[Split, str]:
-    frame = read_table(path)
+    """One file's rows; with task None the task is guessed, and a note about the guess (if any) is
+    appended to `notes`."""
+    used = tuple(c for c in (text_column, pair_column, label_column) if c)
+    frame = read_table(path, used)
     texts = _texts(_column(frame, text_column, path, "--text-column"), path, text_column)
     pairs = None
     if pair_column:
         pairs = _texts(_column(frame, pair_column, path, "--text-pair-column"), path, pair_column)
-    raw = _column(frame, label_column, path, "--label-column")
-    task = task or detect_task(raw, separator)
-    return Split(texts, pairs, _parse_labels(raw, task, separator, path)), task
+    raw = check_labels(_column(frame, label_column, path, "--label-column"), path, label_column)
+    if task is None:
+        task, note = guess_task(raw, separator, f"{path}, column {label_column!r}")
+        if note is not None and notes is not None:
+            notes.append(f"{path}, column {label_column!r}: {note}")
+    return Split(texts, pairs, _parse_labels(raw, task, separator, path, label_column)), task
 
 
 def stratified_split(split: Split, task: str, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -233,7 +447,10 @@ def load_task_data(
     test: Path | None = None,
 ) -> TaskData:
     forced = None if task == "auto" else task.replace("-", "_")
-    train_split, task_name = load_split(data, text_column, label_column, pair_column, forced, separator)
+    notes: list[str] = []
+    train_split, task_name = load_split(
+        data, text_column, label_column, pair_column, forced, separator, notes
+    )
     if validation is not None:
         val_split, _ = load_split(validation, text_column, label_column, pair_column, task_name, separator)
     else:
@@ -263,7 +480,9 @@ def load_task_data(
                 )
     if len(train_split) == 0 or len(val_split) == 0:
         raise InputError(f"{data}: too few rows to train and validate ({len(train_split) + len(val_split)})")
-    return TaskData(task_name, names, train_split, val_split, test_split)
+    for note in notes:
+        log.warning("note: %s", note)
+    return TaskData(task_name, names, train_split, val_split, test_split, tuple(notes))
 
 
 def save_jsonl(split: Split, path: Path) -> None:

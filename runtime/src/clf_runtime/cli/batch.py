@@ -56,8 +56,10 @@ def main(
 ) -> None:
     """Classify the text column of INPUT files or folders (Parquet, CSV, JSONL) into --output.
 
-    Every input column is kept and label/labels/value and score are added. The output folder gets
-    Parquet parts and _SUCCESS, all at once when the run completes.
+    Every input column is kept and label/labels/value and score are added (null for a null,
+    empty or blank text). The output folder gets Parquet parts and _SUCCESS, all at once when the
+    run completes; an existing one is replaced only if clf-batch wrote everything in it. Each input
+    file is read once (links, loops and repeats skipped, and said so); the output is never read.
     """
     config = BatchConfig(
         inputs=inputs,
@@ -76,6 +78,11 @@ def main(
     )
     with user_errors():
         summary = _run(config)
+    skipped = summary.get("skipped") or []
+    for note in skipped[:10]:
+        click.echo(f"skipped {note}", err=True)
+    if len(skipped) > 10:
+        click.echo(f"skipped {len(skipped) - 10} more inputs (listed in _clf_batch.json)", err=True)
     click.echo(
         f"{summary['rows']} rows classified into {config.output} in {summary['seconds']:.1f} s", err=True
     )
