@@ -475,6 +475,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score `clf` (and `other`, to compare) on the labelled file at `path`; a JSON-ready report."""
     models = [clf] if other is None else [clf, other]
+    check_min_score(config.min_score, clf.task)  # before reading the file: an option error first
     rows = load_rows(path, models, config)
     scored = score(clf, rows, config)
     report: dict[str, Any] = {
