@@ -324,6 +324,12 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
+def check_plotting(task: str) -> None:
+    """Fail before the evaluation, not after it, when --report needs matplotlib and it is missing."""
+    if task != "regression":
+        _pyplot()
+
+
 def write_plots(folder: Path, report: dict[str, Any]) -> list[str]:
     """confusion_matrix.png (single-label) and reliability.png (classification); their names."""
     if report["model"]["task"] == "regression":

@@ -37,7 +37,7 @@ class EvalRun:
 def run(config: EvalRun) -> dict:
     """Load the model(s), evaluate, print the report (text or JSON) and write --report DIR."""
     from clf_runtime.classifier import TextClassifier
-    from clf_runtime.eval_report import finite, render_text, write_report
+    from clf_runtime.eval_report import check_plotting, finite, render_text, write_report
     from clf_runtime.evaluate import evaluate
     from clf_runtime.outdir import check_output
 
@@ -48,6 +48,8 @@ def run(config: EvalRun) -> dict:
     other = None
     if config.compare is not None:
         other = TextClassifier.load(config.compare, config.provider, config.threads, config.compare_precision)
+    if config.report is not None:
+        check_plotting(clf.task)
     report = evaluate(config.test_file, clf, config.evaluation, other)
     if config.report is not None:
         write_report(config.report, report, inputs=[p for p in inputs if p is not None])
