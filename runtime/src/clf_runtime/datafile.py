@@ -60,8 +60,7 @@ def read_table(path: Path) -> Table:
 
 def _read_delimited(path: Path, delimiter: str) -> Table:
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): convert it to UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
