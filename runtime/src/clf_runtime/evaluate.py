@@ -23,7 +23,7 @@ import numpy as np
 from clf_runtime import metrics as M
 from clf_runtime.calibration import check_min_score, ece
 from clf_runtime.classifier import TextClassifier, TextInput
-from clf_runtime.datafile import read_table
+from clf_runtime.datafile import Table, read_table
 from clf_runtime.errors import InputError
 from clf_runtime.prediction import Prediction
 from clf_runtime.timing import median_ms
@@ -140,6 +140,43 @@ def _text(value: Any) -> str | None:
 
 def load_rows(path: Path, models: list[TextClassifier], config: EvalConfig) -> Rows:
     """Read `path` and check every row against the models (one, or two being compared)."""
+    _check_models(models, config)
+    table = read_table(path)
+    _check_columns(table, path, config)
+    task = models[0].task
+    known = set.intersection(*(set(clf.labels) for clf in models))
+    texts = table.columns[config.text_column]
+    pairs = table.columns[config.pair_column] if config.pair_column else None
+    labels = table.columns[config.label_column]
+    rows = Rows(Path(path), table.rows, [], [], [])
+    for i in range(table.rows):
+        number = i + 1
+        try:
+            if number in table.malformed:
+                raise ValueError("wrong number of fields")
+            text, pair = _text(texts[i]), _text(pairs[i]) if pairs is not None else ""
+            if text is None or pair is None:
+                raise ValueError("empty text")
+            truth = parse_label(labels[i], task, config.label_separator)
+            lacking = [] if task == "regression" else [x for x in _as_tuple(truth) if x not in known]
+            if lacking:
+                rows.unknown.update(lacking)
+                raise ValueError(UNKNOWN)
+        except ValueError as exc:
+            rows.set_aside.setdefault(str(exc), []).append(number)
+            continue
+        rows.numbers.append(number)
+        rows.inputs.append((text, pair) if pairs is not None else text)
+        rows.truth.append(truth)
+    _check(rows, config)
+    return rows
+
+
+def _as_tuple(truth: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (truth,) if isinstance(truth, str) else truth
+
+
+def _check_models(models: list[TextClassifier], config: EvalConfig) -> None:
     first = models[0]
     for other in models[1:]:
         if (other.task, other.text_pair) != (first.task, first.text_pair):
@@ -153,7 +190,9 @@ def load_rows(path: Path, models: list[TextClassifier], config: EvalConfig) -> R
         )
     if not first.text_pair and config.pair_column is not None:
         raise InputError("this model classifies single texts; leave out --text-pair-column")
-    table = read_table(path)
+
+
+def _check_columns(table: Table, path: Path, config: EvalConfig) -> None:
     for option, name in (
         ("--text-column", config.text_column),
         ("--text-pair-column", config.pair_column),
@@ -164,43 +203,6 @@ def load_rows(path: Path, models: list[TextClassifier], config: EvalConfig) -> R
             raise InputError(
                 f"{path} has no column {name!r} (found: {found}); pass {option} with the right name"
             )
-    known = set(first.labels)
-    for other in models[1:]:
-        known &= set(other.labels)
-    rows = Rows(Path(path), table.rows, [], [], [])
-
-    def aside(reason: str, number: int) -> None:
-        rows.set_aside.setdefault(reason, []).append(number)
-
-    texts = table.columns[config.text_column]
-    pairs = table.columns[config.pair_column] if config.pair_column else None
-    labels = table.columns[config.label_column]
-    for i in range(table.rows):
-        number = i + 1
-        if number in table.malformed:
-            aside("wrong number of fields", number)
-            continue
-        text = _text(texts[i])
-        pair = _text(pairs[i]) if pairs is not None else ""
-        if text is None or pair is None:
-            aside("empty text", number)
-            continue
-        try:
-            truth = parse_label(labels[i], first.task, config.label_separator)
-        except ValueError as exc:
-            aside(str(exc), number)
-            continue
-        if first.task != "regression":
-            lacking = [x for x in ((truth,) if isinstance(truth, str) else truth) if x not in known]
-            if lacking:
-                rows.unknown.update(lacking)
-                aside(UNKNOWN, number)
-                continue
-        rows.numbers.append(number)
-        rows.inputs.append((text, pair) if pairs is not None else text)
-        rows.truth.append(truth)
-    _check(rows, config)
-    return rows
 
 
 def _kind(clf: TextClassifier) -> str:
