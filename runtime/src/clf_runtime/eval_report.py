@@ -262,7 +262,7 @@ def render_text(report: dict[str, Any]) -> str:
         ]
         lines += ["  " + line for line in _columns(_compare_rows(report), ["metric", "A", "B", "B - A"])]
         lines += ["  " + line for line in _compare_lines(report)]
-        lines += ["", f"{_differing_title(report)}" + (":" if report["compare"]["differing"]["rows"] else "")]
+        lines += ["", _differing_title(report)]
         if report["compare"]["differing"]["rows"]:
             lines += [
                 "  " + line for line in _columns(_differing_rows(report), ["row", "truth", "A", "B", "text"])
