@@ -240,7 +240,13 @@ def _intro(report: dict[str, Any]) -> list[str]:
     ]
     lines += [f"set aside: {line}" for line in set_aside_lines(report)]
     if report["inputs_too_long"]:
-        lines.append(f"{report['inputs_too_long']} inputs were longer than the model's max length")
+        strategy = report["model"]["long_text"]
+        how = (
+            "were truncated (--long-text windows or head-tail reads them whole)"
+            if strategy == "truncate"
+            else f"were read with the {strategy} strategy"
+        )
+        lines.append(f"{report['inputs_too_long']} inputs were longer than the model's max length and {how}")
     if speed["inputs_per_second"]:
         lines.append(
             f"speed: {rows['scored']} inputs in {speed['seconds']:.2f} s "
