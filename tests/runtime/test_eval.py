@@ -444,3 +444,33 @@ def test_runs_as_python_dash_m(single: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("test file: ") and "accuracy" in out.stdout
+
+
+def test_long_text_strategy_is_applied_as_clf_run_applies_it(tmp_path: Path) -> None:
+    long = [" ".join([TEXTS[i]] * 20) for i in range(20)]  # past the fixture's 32 tokens
+    path = write_csv(tmp_path / "long.csv", ["text", "label"], [[t, TRUTH[i]] for i, t in enumerate(long)])
+    report = report_of(str(path), "--model", BERT, "--long-text", "windows")
+    clf = TextClassifier.load(BERT, provider="cpu")
+    preds = clf.predict(long, long_text="windows")
+    assert report["model"]["long_text"] == "windows"
+    assert report["inputs_too_long"] == clf.inputs_too_long > 10
+    assert report["metrics"]["accuracy"] == pytest.approx(
+        np.mean([p.label == t for p, t in zip(preds, TRUTH)])
+    )
+
+
+def test_multi_label_uses_the_artifact_thresholds(tmp_path: Path, artifact_copy) -> None:
+    folder = artifact_copy("tiny-multi")
+    edit_manifest(folder, thresholds=[0.05, 0.95, 0.5, 0.3])
+    rows = [{"text": TEXTS[i], "label": ["billing", "bug"] if i % 2 else ["delivery"]} for i in range(30)]
+    path = write_jsonl(tmp_path / "m.jsonl", rows)
+    report = report_of(str(path), "--model", str(folder))
+    preds = TextClassifier.load(folder, provider="cpu").predict([r["text"] for r in rows])
+    assert all("billing" in p.labels and "delivery" not in p.labels for p in preds)  # the thresholds act
+    for name in ("billing", "delivery"):
+        tp = sum(name in p.labels and name in r["label"] for p, r in zip(preds, rows))
+        n_pred = sum(name in p.labels for p in preds)
+        assert report["metrics"]["per_label"][name]["precision"] == pytest.approx(
+            tp / n_pred if n_pred else 0.0
+        )
+    assert report["metrics"]["thresholds"] == "manifest"
