@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +95,11 @@ def run(config: EvalRun) -> dict:
     default=None,
     help="Single-label: also report coverage and accuracy where the top score is at least this.",
 )
-@click.option("--strict", is_flag=True, help="Fail on any row with an unknown, empty or malformed label.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on any row that cannot be scored (unknown, empty or malformed label, no text).",
+)
 @click.option(
     "--compare",
     type=click.Path(path_type=Path),
@@ -184,4 +187,4 @@ def main(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))
+    main(prog_name="clf-eval")
