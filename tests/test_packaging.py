@@ -86,3 +86,9 @@ def test_serve_extra_brings_the_web_stack() -> None:
         "prometheus-client",
     }
     assert project("runtime")["scripts"]["clf-serve"] == "clf_runtime.cli.serve:main"
+
+
+def test_report_extra_brings_matplotlib_and_clf_eval_is_a_script() -> None:
+    report = project("runtime")["optional-dependencies"]["report"]
+    assert {re.split(r"[ <>=!;\[]", r)[0].lower() for r in report} == {"matplotlib"}
+    assert project("runtime")["scripts"]["clf-eval"] == "clf_runtime.cli.eval:main"

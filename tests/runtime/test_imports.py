@@ -62,3 +62,30 @@ def test_import_clf_runtime_loads_no_batch_engine() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     modules = json.loads(out.stdout.strip().splitlines()[-1])
     assert [m for m in modules if m.split(".")[0] in ENGINES] == []
+
+
+# The report extra (plots) and the Parquet reader: only `clf-eval --report DIR` and a .parquet test
+# file import them.
+EVAL_EXTRAS = ["matplotlib", "pyarrow", "pandas", "PIL", "sklearn", "scipy"]
+
+
+def test_clf_eval_imports_no_extra_until_a_report_is_drawn() -> None:
+    from .conftest import fixture_path
+
+    code = (
+        "import sys, json\n"
+        "import clf_runtime.cli.eval, clf_runtime.evaluate, clf_runtime.eval_report, clf_runtime.metrics\n"
+        "import clf_runtime.datafile\n"
+        "from clf_runtime import TextClassifier\n"
+        "from clf_runtime.evaluate import EvalConfig, evaluate\n"
+        "from clf_runtime.eval_report import render_text, render_markdown\n"
+        "import tempfile, pathlib\n"
+        "p = pathlib.Path(tempfile.mkdtemp()) / 't.csv'\n"
+        "p.write_text('text,label\\nhi,negative\\nbad,positive\\n')\n"
+        f"r = evaluate(p, TextClassifier.load({str(fixture_path('tiny-bert'))!r}), EvalConfig(slowest=1))\n"
+        "render_text(r); render_markdown(r)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [m for m in modules if m.split(".")[0] in HEAVY + SERVE_EXTRA + EVAL_EXTRAS] == []
