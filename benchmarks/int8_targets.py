@@ -34,8 +34,9 @@ import numpy as np
 from batch_dependence import read, score, speed
 
 from clf_runtime import TextClassifier
-from clf_runtime.artifact import load_manifest, write_manifest
+from clf_runtime.artifact import write_manifest
 from clf_runtime.cpu import this_cpu
+from clf_runtime.trust import load_manifest
 
 CANDIDATES = {  # name: (target, per_channel)
     "portable": ("portable", True),

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from clf_runtime import ArtifactError, TextClassifier
-from clf_runtime.artifact import FORMAT_VERSION, MANIFEST_NAME, Manifest, load_manifest
+from clf_runtime.artifact import FORMAT_VERSION, MANIFEST_NAME, Manifest
+from clf_runtime.trust import load_manifest
 
 from .conftest import fixture_path
 

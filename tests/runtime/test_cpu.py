@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from clf_runtime import ArtifactError, TextClassifier
-from clf_runtime.artifact import load_manifest
 from clf_runtime.cpu import OVERRIDE_ENV, Cpu, Int8Arithmetic, exact_int8, int8_problem, this_cpu
 from clf_runtime.errors import CpuWarning
+from clf_runtime.trust import load_manifest
 
 from .conftest import edit_manifest, fixture_path, runtime_env
 

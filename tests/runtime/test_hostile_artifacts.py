@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from clf_runtime import ArtifactError, InferenceError, TextClassifier
-from clf_runtime.artifact import MANIFEST_NAME, load_manifest, validate_manifest
+from clf_runtime.artifact import MANIFEST_NAME, validate_manifest
 from clf_runtime.cli.run import main
+from clf_runtime.trust import load_manifest
 
 from .conftest import edit_manifest, fixture_path, rehash
 from .onnx_edit import externalize, set_raw_data

@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from clf_runtime import TextClassifier
-from clf_runtime.artifact import FileEntry, Manifest, Variant, load_manifest
+from clf_runtime.artifact import FileEntry, Manifest, Variant
 from clf_runtime.calibration import Calibration
 from clf_runtime.cli.run import main
 from clf_runtime.errors import ArtifactError, InputError
 from clf_runtime.long_text import LongText, LongTextEncoder, aggregate
+from clf_runtime.trust import load_manifest
 
 from .conftest import edit_manifest, fixture_path, rehash
 

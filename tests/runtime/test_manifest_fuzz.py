@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from clf_runtime import ClfError, TextClassifier
-from clf_runtime.artifact import MANIFEST_NAME, load_manifest
+from clf_runtime.artifact import MANIFEST_NAME
+from clf_runtime.trust import load_manifest
 
 from .conftest import fixture_path
 

@@ -7,8 +7,9 @@ An artifact is a folder:
     model.onnx        fp32 graph
     model.int8.onnx   optional precision variants (int8, fp16, an unfused fp32 graph for CoreML)
 
-`clf-export` writes it with `write_manifest`; the runtime reads it with `load_manifest` and
-`verify_files`, and reads nothing else. Loading checks the format version and each file's size and
+`clf-export` writes it with `write_manifest`; the runtime reads it with `clf_runtime.trust`'s
+`load_manifest` and `verify_files` (this module holds the format, that one the reading of files), and
+reads nothing else. Loading checks the format version and each file's size and
 sha256, so a missing, truncated or tampered file fails with a message instead of odd predictions.
 """
 
@@ -152,27 +153,13 @@ def write_manifest(folder: Path, manifest: Manifest) -> Manifest:
     return complete
 
 
-def load_manifest(folder: Path) -> Manifest:
-    """Read and validate `folder/clf.json`."""
-    from clf_runtime.trust import artifact_root, read_confined
-
-    root = artifact_root(Path(folder))
-    data = read_confined(root, MANIFEST_NAME, MAX_MANIFEST_BYTES, what="its manifest")
-    where = str(Path(folder) / MANIFEST_NAME)
+def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> Manifest:
+    """A manifest from the bytes of a clf.json (read by `clf_runtime.trust.load_manifest`)."""
     try:
         parsed = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ArtifactError(f"{where} is not valid JSON ({_short(exc)}): re-export the model") from None
     return validate_manifest(parsed, where)
-
-
-def verify_files(folder: Path, manifest: Manifest, names: list[str]) -> None:
-    """Check that each named file is inside `folder` with the size and sha256 the manifest recorded."""
-    from clf_runtime.trust import artifact_root, read_verified
-
-    root = artifact_root(Path(folder))
-    for name in names:
-        read_verified(root, manifest, name)
 
 
 # --- strict validation -------------------------------------------------------------------------

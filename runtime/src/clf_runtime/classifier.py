@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from clf_runtime import providers
-from clf_runtime.artifact import TOKENIZER_NAME, Manifest, load_manifest
+from clf_runtime.artifact import TOKENIZER_NAME, Manifest
 from clf_runtime.calibration import check_min_score
 from clf_runtime.cpu import int8_problem
 from clf_runtime.defaults import default_model_dir
@@ -37,7 +37,7 @@ from clf_runtime.loading import (
 from clf_runtime.long_text import EncoderCache, LongText, aggregate, pad_batch, window_truncation
 from clf_runtime.long_text import parse as parse_long_text
 from clf_runtime.prediction import Prediction, to_predictions
-from clf_runtime.trust import artifact_root, read_verified
+from clf_runtime.trust import artifact_root, load_manifest, read_verified
 
 if TYPE_CHECKING:
     import onnxruntime as ort

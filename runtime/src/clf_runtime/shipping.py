@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clf_runtime import providers
-from clf_runtime.artifact import MANIFEST_NAME, TOKENIZER_NAME, Manifest, load_manifest, verify_files
+from clf_runtime.artifact import MANIFEST_NAME, TOKENIZER_NAME, Manifest
 from clf_runtime.classifier import TextClassifier
 from clf_runtime.errors import InputError
+from clf_runtime.trust import load_manifest, verify_files
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import os
 import stat
 from pathlib import Path
 
-from clf_runtime.artifact import Manifest, check_file_name
+from clf_runtime.artifact import MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest, check_file_name, parse_manifest
 from clf_runtime.errors import ArtifactError
 
 
@@ -145,3 +145,17 @@ def map_verified(root: Path, manifest: Manifest, name: str, verify: bool = True)
     if verify:
         _check_hash(root, manifest, name, data)
     return data
+
+
+def load_manifest(folder: Path) -> Manifest:
+    """Read and validate `folder/clf.json`."""
+    root = artifact_root(Path(folder))
+    data = read_confined(root, MANIFEST_NAME, MAX_MANIFEST_BYTES, what="its manifest")
+    return parse_manifest(data, str(Path(folder) / MANIFEST_NAME))
+
+
+def verify_files(folder: Path, manifest: Manifest, names: list[str]) -> None:
+    """Check that each named file is inside `folder` with the size and sha256 the manifest recorded."""
+    root = artifact_root(Path(folder))
+    for name in names:
+        read_verified(root, manifest, name)

@@ -113,9 +113,9 @@ def _note_cpu(config: BatchConfig) -> None:
     when this machine's CPU computes the int8 variant differently than the export checked it."""
     import warnings
 
-    from clf_runtime.artifact import load_manifest
     from clf_runtime.cpu import int8_problem
     from clf_runtime.errors import CpuWarning
+    from clf_runtime.trust import load_manifest
 
     manifest = load_manifest(config.model)
     if (config.precision or manifest.provider_variants.get("cpu")) == "int8":
