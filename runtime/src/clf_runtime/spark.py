@@ -11,15 +11,14 @@ this module, which survives across tasks because Spark reuses Python workers) wi
 verification, then classifies Arrow batches of `spark.sql.execution.arrow.maxRecordsPerBatch` rows.
 Rows whose text is null, empty or blank get null predictions (clf_runtime.columns).
 
-Needs the `spark` extra (`pip install "clf-runtime[spark]"`) and Java 17; Spark is imported only here.
+Needs the `spark` extra (`pip install "clf-runtime[spark]"`) and Java 17; Spark is imported only here
+and in clf-batch's spark engine (`clf_runtime.batch.engines.spark`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from clf_runtime.classifier import TextClassifier
 
 INSTALL_HINT = 'the spark engine needs PySpark: pip install "clf-runtime[spark]"'
-JAVA_HINT = "Spark needs Java 17: install it (e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
 
 # One model per Python worker process, keyed by (where it comes from, content key).
 _MODELS: dict[tuple[str, str], TextClassifier] = {}
@@ -225,90 +223,3 @@ def spark_error(exc: BaseException) -> ClfError:
         return InputError(found[-1].strip())
     first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
     return InputError(f"Spark failed: {first.strip()[:300]}")
-
-
-# --- the spark engine of clf-batch -----------------------------------------------------------------
-
-
-def _session(address: str | None, workers: int | None) -> tuple[SparkSession, bool]:
-    """The active session, or a new one on `address` (default local[workers or *]); True if new."""
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active, False
-    if address and address.startswith(("spark://", "sc://")):
-        from clf_runtime.batch import check_reachable
-
-        for one in address.split("://", 1)[1].split(","):
-            check_reachable(one, "Spark", "check --address, or leave it out to run Spark locally")
-    master = address or f"local[{workers or '*'}]"
-    builder = SparkSession.builder.master(master).appName("clf-batch")
-    builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "true")
-    # Python workers run this interpreter, which has clf-runtime, unless the user chose another
-    # (SparkContext reads the variable when it starts; there is no session option for local mode).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    try:
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("FATAL")  # errors reach the user as one line from us
-        return spark, True
-    except Exception as exc:  # py4j/pyspark raise their own types for a JVM that does not start
-        text = str(exc)
-        if "JAVA" in text.upper():
-            raise InputError(JAVA_HINT) from exc
-        raise InputError(f"cannot start Spark on {master}: {text.splitlines()[0] if text else exc}") from exc
-
-
-def _read(spark: SparkSession, files: list[Any]) -> DataFrame:
-    by_format: dict[str, list[str]] = {}
-    for f in files:
-        by_format.setdefault(f.fmt, []).append(f.uri)
-    frames = []
-    for fmt, paths in by_format.items():
-        if fmt == "parquet":
-            frames.append(spark.read.parquet(*paths))
-        elif fmt == "csv":
-            reader = spark.read.option("header", True).option("inferSchema", True)
-            # RFC 4180 as pyarrow reads it: "" escapes a quote, quoted fields may hold newlines.
-            reader = reader.option("multiLine", True).option("escape", '"')
-            # An empty field stays an empty text in the output, as pyarrow (local and Ray engines)
-            # reads it, not null (both get null predictions: clf_runtime.columns).
-            reader = reader.option("nullValue", "\u0000")
-            frames.append(reader.csv(paths))
-        else:
-            frames.append(spark.read.json(paths))
-    out = frames[0]
-    for other in frames[1:]:
-        out = out.unionByName(other, allowMissingColumns=True)
-    return out
-
-
-def run_batch(config: Any, files: list[Any], out: Path) -> int:
-    """clf-batch --engine spark: executors write the parts into `out`. Returns the row count."""
-    import pyarrow.parquet as pq
-
-    import_pyspark()
-    spark, started = _session(config.address, config.workers)
-    try:
-        threads = config.threads or 1  # one Python worker per task slot, one slot per core
-        try:
-            df = classify(
-                _read(spark, files),
-                config.model,
-                config.text_column,
-                config.pair_column,
-                scores=config.scores,
-                prefix=config.prefix,
-                threads=threads,
-                batch_size=config.batch_size,
-                precision=config.precision,
-            )
-            df.write.mode("overwrite").parquet(str(out))
-        except ClfError:
-            raise
-        except Exception as exc:  # AnalysisException, PythonException, Py4JJavaError
-            raise spark_error(exc) from None
-    finally:
-        if started:
-            spark.stop()
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(out.glob("part-*.parquet")))

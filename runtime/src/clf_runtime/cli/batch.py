@@ -16,6 +16,14 @@ from clf_runtime.defaults import default_model_dir
 _DEFAULTS = BatchConfig(inputs=(), output=Path(), model=Path())
 
 
+def _option_help(option: str, default: str) -> str:
+    """What an engine-specific option means for each engine that takes it (from the engine table)."""
+    return (
+        "; ".join(f"{e.name}: {e.options[option]}" for e in ENGINES.values() if option in e.options)
+        + f". {default}"
+    )
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True, type=str)
 @click.option(
@@ -24,10 +32,20 @@ _DEFAULTS = BatchConfig(inputs=(), output=Path(), model=Path())
 @model_option
 @click.option("--text-column", default=_DEFAULTS.text_column, show_default=True)
 @click.option("--pair-column", default=None, help="Column of the second texts (pair models).")
-@click.option("--engine", type=click.Choice(ENGINES), default=_DEFAULTS.engine, show_default=True)
-@click.option("--address", default=None, help="Ray address or Spark master URL. Default: a local cluster.")
 @click.option(
-    "--workers", type=click.IntRange(min=1), default=None, help="Ray/Spark workers. Default: one per CPU."
+    "--engine",
+    type=click.Choice(list(ENGINES)),
+    default=_DEFAULTS.engine,
+    show_default=True,
+    help="Each needs its extra: "
+    + ", ".join(f'{e.name}: pip install "clf-runtime[{e.extra}]"' for e in ENGINES.values()),
+)
+@click.option("--address", default=None, help=_option_help("address", "Default: a local cluster."))
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help=_option_help("workers", "Default: one per CPU."),
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads per worker.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=_DEFAULTS.batch_size, show_default=True)
@@ -91,10 +109,11 @@ def main(
 def _run(config: BatchConfig) -> dict:
     from clf_runtime import batch
 
-    if config.engine != "local":
+    engine = ENGINES.get(config.engine)
+    if engine is not None and not engine.in_process:
         _note_cpu(config)
-    if not (config.engine == "local" and sys.stderr.isatty()):
-        return batch.run(config)  # Ray and Spark show their own progress
+    if not (engine is not None and engine.in_process and sys.stderr.isatty()):
+        return batch.run(config)  # engines whose workers load the model show their own progress
     with click.progressbar(
         length=max(1, batch.total_bytes(config)), file=sys.stderr, label="classifying"
     ) as bar:
@@ -109,7 +128,7 @@ def _run(config: BatchConfig) -> dict:
 
 
 def _note_cpu(config: BatchConfig) -> None:
-    """Ray and Spark load the model in their workers (which warn in their own logs): say here too
+    """Ray and Spark workers load the model (and warn in their own logs): say here too
     when this machine's CPU computes the int8 variant differently than the export checked it."""
     import warnings
 

@@ -1,8 +1,7 @@
-"""The library behind `clf-batch`: classify table files into a folder of Parquet parts.
+"""The inputs of clf-batch: table files found once each, and read as Arrow record batches.
 
 Inputs are Parquet, CSV or JSONL files (by suffix, optionally compressed: `.csv.gz`), or folders
 holding them; local paths or any URI pyarrow's file systems read (`s3://`, `gs://`, `hdfs://`).
-Every input column is kept and the prediction columns of `clf_runtime.columns` are added.
 
 Each input file is read once: local paths are compared as the files they resolve to, so a file
 named twice (directly, through a link, a hard link, or a folder and a file in it) is read the first
@@ -10,44 +9,28 @@ time only, and a folder reached again through a link (a loop) is not entered aga
 folder, names starting with `_` or `.` are skipped, and so are the `--output` folder and any other
 clf-batch output: clf-batch never reads its own results back. Every skip is listed in the run's
 summary (`skipped`), which the CLI prints.
-
-The output folder follows the rules of `clf_runtime.outdir`, as clf-train's and clf-export's do: the
-parts go to a hidden temporary folder beside it, then `_clf_batch.json` (what was run) and
-`_SUCCESS`, then the marker listing every file written, and the folder is renamed into place. An
-existing folder is replaced only when its marker says clf-batch wrote it and lists everything in
-it; anything else (a user's file, a folder without a marker) is refused, so nothing clf-batch did
-not write is ever removed.
-
-The local engine streams record batches through one `TextClassifier`, so memory stays flat
-whatever the input size; `clf_runtime.ray` and `clf_runtime.spark` run the same columns on a
-cluster. Needs pyarrow (the `batch` extra).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clf_runtime.arrow import import_pyarrow
-from clf_runtime.errors import ClfError, InputError
+from clf_runtime.batch.config import MARKER, TOOL
+from clf_runtime.errors import InputError
 from clf_runtime.oserrors import os_error_message
-from clf_runtime.outdir import output_folder, output_owner
+from clf_runtime.outdir import output_owner
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs
 
-ENGINES = ("local", "ray", "spark")
-TOOL = "clf-batch"  # the owner named in the output folder's marker (clf_runtime.outdir)
-MARKER = "_clf_batch.json"  # the run's summary
-SUCCESS = "_SUCCESS"
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
 SUFFIXES = {
     ".parquet": "parquet",
@@ -60,33 +43,12 @@ SUFFIXES = {
 
 
 @dataclass(frozen=True)
-class BatchConfig:
-    inputs: tuple[str, ...]
-    output: Path
-    model: Path
-    text_column: str = "text"
-    pair_column: str | None = None
-    engine: str = "local"
-    address: str | None = None  # ray: host:port or ray://...; spark: a master URL
-    workers: int | None = None  # None: one per CPU
-    threads: int | None = None  # per worker; None: CPUs // workers
-    batch_size: int = 32
-    prefix: str = ""
-    scores: bool = False
-    precision: str | None = None  # None: the manifest's choice for CPU (int8 when there is one)
-    rows_per_part: int = 1_000_000
-
-
-@dataclass(frozen=True)
 class InputFile:
     path: str  # as the file system names it
     fmt: str  # parquet, csv or json
     size: int
     fs: Any = field(repr=False, compare=False)  # pyarrow.fs.FileSystem
     uri: str = ""  # how engines other than local address it (a local path or the URI)
-
-
-# --- inputs ----------------------------------------------------------------------------------------
 
 
 def file_format(name: str) -> str | None:
@@ -345,145 +307,3 @@ def read_batches(
             yield batch
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _read_error(f, exc) from exc
-
-
-# --- output ----------------------------------------------------------------------------------------
-
-
-class PartWriter:
-    """Write tables into part-NNNNN.parquet files of at most `rows_per_part` rows each."""
-
-    def __init__(self, folder: Path, rows_per_part: int) -> None:
-        self.folder = folder
-        self.rows_per_part = rows_per_part
-        self.parts = 0
-        self.rows = 0
-        self._writer: Any = None
-        self._rows_in_part = 0
-
-    def write(self, table: pa.Table) -> None:
-        import pyarrow.parquet as pq
-
-        while table.num_rows:
-            w = self._writer
-            if w is None or self._rows_in_part >= self.rows_per_part or not w.schema.equals(table.schema):
-                self.close()
-                path = self.folder / f"part-{self.parts:05d}.parquet"
-                self._writer = pq.ParquetWriter(str(path), table.schema)
-                self.parts += 1
-                self._rows_in_part = 0
-            piece = table.slice(0, self.rows_per_part - self._rows_in_part)
-            self._writer.write_table(piece)
-            self._rows_in_part += piece.num_rows
-            self.rows += piece.num_rows
-            table = table.slice(piece.num_rows)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-
-def check_reachable(address: str, what: str, fix: str) -> None:
-    """Fail in a second, with a message, on an address nothing listens on (clients retry for minutes)."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(address if "://" in address else "tcp://" + address)
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or not port:
-        raise InputError(f"{what} address {address!r} is not host:port; {fix}")
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as exc:
-        raise InputError(f"cannot reach {what} at {address} ({exc.strerror or exc}); {fix}") from exc
-
-
-# --- engines ---------------------------------------------------------------------------------------
-
-
-def run_local(config: BatchConfig, files: list[InputFile], out: Path, progress: Callable[[int], None]) -> int:
-    """Classify `files` into parts under `out` with one TextClassifier. Returns the row count."""
-    from clf_runtime.arrow import add_predictions, text_columns
-    from clf_runtime.classifier import TextClassifier
-    from clf_runtime.columns import check_input_columns, column_spec
-
-    clf = TextClassifier.load(
-        config.model, provider="cpu", threads=config.threads, precision=config.precision
-    )
-    spec = column_spec(clf.manifest, config.prefix, config.scores)
-    writer = PartWriter(out, config.rows_per_part)
-    base = 0
-    try:
-        for f in files:
-            checked = False
-            for batch in read_batches(f, 4096, lambda n, base=base: progress(base + n)):
-                if not checked:
-                    cols = text_columns(batch.schema)
-                    check_input_columns(
-                        clf.manifest, spec, cols, config.text_column, config.pair_column, f.uri
-                    )
-                    checked = True
-                if batch.num_rows:
-                    writer.write(
-                        add_predictions(
-                            clf, spec, batch, config.text_column, config.pair_column, config.batch_size
-                        )
-                    )
-            base += f.size
-            progress(base)
-    finally:
-        writer.close()
-    return writer.rows
-
-
-def run(config: BatchConfig, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Classify config.inputs into config.output with config.engine. Returns the run's summary."""
-    if config.engine not in ENGINES:
-        raise InputError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
-    if config.engine == "local" and config.address is not None:
-        raise InputError("--address applies to --engine ray or spark; leave it out for local")
-    if config.engine == "local" and config.workers is not None:
-        raise InputError("--workers applies to --engine ray or spark; use --threads for local")
-    import_pyarrow()
-    skipped: list[str] = []
-    files = find_inputs(config.inputs, config.output, skipped)
-    summary: dict[str, Any] = {
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
-    }
-    start = time.perf_counter()
-    report = progress or (lambda _: None)
-    # The output must not hold what the run reads: replacing it would remove them.
-    reads = [Path(f.path) for f in files if f.uri == f.path] + [Path(config.model)]
-    with output_folder(config.output, TOOL, inputs=reads) as out:
-        if config.engine == "local":
-            rows = run_local(config, files, out, report)
-        elif config.engine == "ray":
-            from clf_runtime.ray import run_batch as run_ray
-
-            rows = run_ray(config, files, out)
-        else:
-            from clf_runtime.spark import run_batch as run_spark
-
-            rows = run_spark(config, files, out)
-        if rows == 0:
-            raise InputError("the input has no rows; give files with at least one row")
-        summary.update(
-            rows=rows,
-            seconds=round(time.perf_counter() - start, 3),
-            inputs=[f.uri for f in files],
-            skipped=skipped,
-        )
-        (out / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (out / SUCCESS).write_bytes(b"")
-    return summary
-
-
-def total_bytes(config: BatchConfig) -> int:
-    """The summed size of the inputs, for a progress bar (0 when they cannot be listed)."""
-    with contextlib.suppress(ClfError):
-        return sum(f.size for f in find_inputs(config.inputs, config.output))
-    return 0
