@@ -1,19 +1,19 @@
-"""Write a file so that it either appears complete or not at all (output folders: clf_runtime.outdir).
+"""Temp-then-rename: how clf writes a file or folder that must appear complete or not at all.
 
-Everything is written under a temporary name beside the destination (same file system, so the
-final rename is atomic) and renamed into place only when the writer finished without error.
-An interrupted run leaves at most a hidden `.tmp-*` entry, never something that looks finished.
+Everything is written under a hidden temporary name beside the destination (`.tmp-NAME-*`, on the
+same file system, so the final rename is atomic) and renamed into place only when the writer
+finished without error. An interrupted run leaves at most a hidden `.tmp-*` entry, never something
+that looks finished. `clf_runtime.output` (clf-run --output) writes files this way,
+`clf_runtime.outdir` (the output folders of clf-train, clf-export and clf-batch) folders.
 """
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-from clf_runtime.errors import InputError
 
 
 def current_umask() -> int:
@@ -23,31 +23,61 @@ def current_umask() -> int:
     return mask
 
 
-def _check_parent(dest: Path) -> Path:
-    parent = dest.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create {parent}: {exc.strerror}; choose another output path") from exc
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write to {parent}: permission denied; choose another output path")
-    return parent
+def temp_beside(dest: Path, *, folder: bool = False, mode: int | None = None, kind: str = ".tmp") -> Path:
+    """A new, empty hidden file (or folder) `KIND-NAME-*` beside `dest`, on its file system.
 
-
-@contextlib.contextmanager
-def atomic_file(dest: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
-    """Yield an open temporary file; on success it replaces `dest`, on error it is deleted."""
-    dest = Path(dest)
-    if dest.is_dir():
-        raise InputError(f"{dest} is a folder; give a file path for the output")
-    parent = _check_parent(dest)
-    fd, name = tempfile.mkstemp(prefix=f".tmp-{dest.name}-", dir=parent)
-    os.chmod(name, 0o666 & ~current_umask())
+    It gets `mode`, or the permissions a new file or folder gets (umask applied): mkstemp and
+    mkdtemp make it private, and the result should not be. Raises the OSError of a failure.
+    """
+    parent = dest.parent
+    prefix = f"{kind}-{dest.name}-"
+    if folder:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=parent)
+        os.close(fd)
+        tmp = Path(name)
     try:
-        with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
-            yield f
-        os.replace(name, dest)
+        os.chmod(tmp, mode if mode is not None else (0o777 if folder else 0o666) & ~current_umask())
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
+        (os.rmdir if folder else os.unlink)(tmp)
+        raise
+    return tmp
+
+
+def replace_file(tmp: Path, target: Path) -> None:
+    """Rename the complete file `tmp` over `target`; where `target` is a mount point of its own
+    (a bind mount: EXDEV, EBUSY), copy the content into it instead."""
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EBUSY):
+            raise
+        with open(tmp, "rb") as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+
+
+def replace_folder(tmp: Path, dest: Path) -> None:
+    """Put the folder `tmp` at `dest`; a previous `dest` is removed only once the new one is in place
+    (the caller has checked that everything in it is clf's to remove)."""
+    if not os.path.lexists(dest):
+        os.rename(tmp, dest)
+        return
+    old = temp_beside(dest, folder=True, kind=".old")
+    moved = old / "previous"
+    try:
+        os.rename(dest, moved)
+    except BaseException:
+        os.rmdir(old)
+        raise
+    try:
+        os.rename(tmp, dest)
+    except BaseException:
+        os.rename(moved, dest)
+        os.rmdir(old)
+        raise
+    try:
+        shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(old, ignore_errors=True)
         raise

@@ -23,11 +23,10 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from clf_runtime.atomic import current_umask
+from clf_runtime.atomic import replace_folder, temp_beside
 from clf_runtime.errors import InputError
 from clf_runtime.oserrors import os_error_message
 
@@ -158,36 +157,9 @@ def _make_temp(dest: Path) -> Path:
     parent = dest.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=parent))
+        return temp_beside(dest.absolute(), folder=True)
     except OSError as exc:
         raise OutputError(os_error_message(exc, "cannot create the output folder in")) from exc
-    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the result should not be
-    return tmp
-
-
-def _swap(tmp: Path, dest: Path) -> None:
-    """Put `tmp` at `dest`; a previous `dest` is removed only once the new one is in place."""
-    if not os.path.lexists(dest):
-        os.rename(tmp, dest)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".old-{dest.name}-", dir=tmp.parent))
-    moved = old / "previous"
-    try:
-        os.rename(dest, moved)
-    except BaseException:
-        os.rmdir(old)
-        raise
-    try:
-        os.rename(tmp, dest)
-    except BaseException:
-        os.rename(moved, dest)
-        os.rmdir(old)
-        raise
-    try:
-        shutil.rmtree(old)  # everything in it was listed in a clf marker: ours to remove
-    except BaseException:
-        shutil.rmtree(old, ignore_errors=True)
-        raise
 
 
 def _under(name: object, folder: Path) -> bool:
@@ -218,7 +190,7 @@ def output_folder(
             yield tmp
             _write_marker(tmp, tool)
             check_output(dest, tool, overwrite, inputs)  # it may have changed while we worked
-            _swap(tmp, dest)
+            replace_folder(tmp, dest)  # everything in a replaced dest was listed in a clf marker
         except OSError as exc:
             converted = _as_output_error(exc, tmp, dest)
             if converted is exc:

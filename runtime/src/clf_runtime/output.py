@@ -17,13 +17,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from clf_runtime.atomic import replace_file, temp_beside
 from clf_runtime.errors import InputError
 
 
@@ -103,37 +102,18 @@ def _direct(dest: Path) -> Iterator[TextIO]:
 
 @contextlib.contextmanager
 def _replacing(dest: Path, target: Path, info: os.stat_result | None) -> Iterator[TextIO]:
-    parent = target.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # A replaced file keeps its permissions; a new one gets the usual ones (umask applies).
+        tmp = temp_beside(target, mode=stat.S_IMODE(info.st_mode) if info is not None else None)
     except OSError as exc:
         raise write_error(str(dest), exc) from None
     try:
-        # A replaced file keeps its permissions; a new one gets the usual ones (umask applies).
-        os.chmod(tmp, stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             yield f
-        _put_in_place(tmp, target)
+        replace_file(tmp, target)
     except OSError as exc:
         raise write_error(str(dest), exc) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-
-
-def _put_in_place(tmp: str, target: Path) -> None:
-    try:
-        os.replace(tmp, target)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EBUSY):
-            raise
-        # The target is a bind mount or similar: overwrite its content with the complete file.
-        with open(tmp, "rb") as src, open(target, "wb") as out:
-            shutil.copyfileobj(src, out)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
