@@ -108,13 +108,13 @@ def main() -> None:
     parser.add_argument("--emulate", default=None, help="a qemu CPU model, e.g. Haswell")
     parser.add_argument("--emulate-texts", type=int, default=200)
     args = parser.parse_args()
-    from clf_export.int8_search import calibration_feeds
+    from clf_export.int8_search import int8_feeds
 
     print(f"cpu: {this_cpu().describe()}")
     texts, labels = read(args.data, args.text_column, args.label_column)
     calib = read(args.calibration, args.text_column, args.label_column)[0] if args.calibration else texts
     fp32 = TextClassifier.load(args.artifact, precision="fp32")
-    feeds = calibration_feeds(fp32, calib[: args.calibration_samples])
+    feeds = int8_feeds(fp32, calib[: args.calibration_samples])
     ref = fp32.logits(texts)
     models = {"fp32": fp32}
     with tempfile.TemporaryDirectory() as tmp:

@@ -61,7 +61,7 @@ def build(name: str, root: Path) -> None:
         quantize=quantize,
         latency_runs=1,
         max_accuracy_drop=0.5,
-        calibration=calibration,
+        int8_texts=calibration,
     )
     export(config)
     calibration.unlink()

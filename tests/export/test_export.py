@@ -172,8 +172,8 @@ def test_static_int8_calibrates(tmp_path: Path, texts) -> None:
             model,
             tmp_path / "art",
             quantize="int8-static",
-            calibration=val,
-            calibration_samples=20,
+            int8_texts=val,
+            int8_texts_limit=20,
             validation=val,
             max_accuracy_drop=0.5,
         )
@@ -186,7 +186,7 @@ def test_static_int8_calibrates(tmp_path: Path, texts) -> None:
 def test_default_int8_calibrates_on_the_validation_texts(tmp_path: Path, texts) -> None:
     model = make_model(tmp_path / "hf", "bert", "single_label")
     val = write_validation(tmp_path / "val.jsonl", model, texts, "single_label")
-    export(cfg(model, tmp_path / "art", validation=val, calibration_samples=7, max_accuracy_drop=0.5))
+    export(cfg(model, tmp_path / "art", validation=val, int8_texts_limit=7, max_accuracy_drop=0.5))
     manifest = json.loads((tmp_path / "art" / "clf.json").read_text())
     info = manifest["quantization"]["int8"]
     assert info["mode"] == "static" and info["calibration_samples"] == 7 and info["batch_independent"]
@@ -347,16 +347,14 @@ def test_cpu_only_variant_and_text_calibration(tmp_path: Path, texts) -> None:
     calibration = tmp_path / "calib.txt"
     calibration.write_text("\n".join(texts[:20]) + "\n\n")
     export(
-        cfg(
-            model, tmp_path / "static", quantize="int8-static", calibration=calibration, max_accuracy_drop=0.5
-        )
+        cfg(model, tmp_path / "static", quantize="int8-static", int8_texts=calibration, max_accuracy_drop=0.5)
     )
     info = json.loads((tmp_path / "static" / "clf.json").read_text())["metrics"]["export"]["quantization"]
     assert info["calibration_samples"] == 20
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     with pytest.raises(InputError, match="no texts"):
-        export(cfg(model, tmp_path / "x", quantize="int8-static", calibration=empty))
+        export(cfg(model, tmp_path / "x", quantize="int8-static", int8_texts=empty))
 
 
 def test_coreml_variant_is_the_unfused_fp32_graph(tmp_path: Path, texts) -> None:

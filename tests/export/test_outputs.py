@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clf_export.calibration import load_calibration
 from clf_export.cli import main
+from clf_export.int8_texts import load_int8_texts
 from clf_export.validation_data import load_validation
 from clf_runtime.errors import InputError
 from clf_runtime.outdir import MARKER_NAME
@@ -110,16 +110,16 @@ def test_validation_csv_keeps_awkward_texts_and_uses_the_separator(tmp_path: Pat
 def test_calibration_reads_plain_text_lines(tmp_path: Path) -> None:
     path = tmp_path / "texts.txt"
     path.write_bytes(("\ufeff" + "\r\n".join(AWKWARD) + "\r\n\n\n").encode())  # BOM, CRLF, blank lines
-    assert load_calibration(path, text_pair=False, limit=100) == AWKWARD
-    assert len(load_calibration(path, text_pair=False, limit=2)) == 2
+    assert load_int8_texts(path, text_pair=False, limit=100) == AWKWARD
+    assert len(load_int8_texts(path, text_pair=False, limit=2)) == 2
     pairs = tmp_path / "pairs"  # no suffix: plain text too
     pairs.write_text("a\u2028b\tc\x85d\nsecond\tpair\n", encoding="utf-8")
-    assert load_calibration(pairs, text_pair=True, limit=10) == [("a\u2028b", "c\x85d"), ("second", "pair")]
+    assert load_int8_texts(pairs, text_pair=True, limit=10) == [("a\u2028b", "c\x85d"), ("second", "pair")]
     with pytest.raises(InputError, match="line 1: a pair model needs 'text<TAB>text_pair'"):
-        load_calibration(path, text_pair=True, limit=10)
+        load_int8_texts(path, text_pair=True, limit=10)
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(InputError, match="holds no texts"):
-        load_calibration(tmp_path / "empty.txt", text_pair=False, limit=10)
+        load_int8_texts(tmp_path / "empty.txt", text_pair=False, limit=10)
     table = tmp_path / "texts.jsonl"
     table.write_text("".join(json.dumps({"text": t}) + "\n" for t in AWKWARD))
-    assert load_calibration(table, text_pair=False, limit=100) == AWKWARD
+    assert load_int8_texts(table, text_pair=False, limit=100) == AWKWARD

@@ -61,15 +61,17 @@ DEFAULTS = ExportConfig()  # every option's default comes from the config datacl
 @click.option("--per-channel/--per-tensor", default=DEFAULTS.per_channel, show_default=True)
 @click.option(
     "--calibration",
+    "int8_texts",
     type=click.Path(path_type=Path),
-    default=DEFAULTS.calibration,
+    default=DEFAULTS.int8_texts,
     help="Texts to fix int8 activation scales on (default: the validation texts): a .txt file "
     "(one text per line) or CSV/TSV/JSONL with a text column.",
 )
 @click.option(
     "--calibration-samples",
+    "int8_texts_limit",
     type=click.IntRange(min=1),
-    default=DEFAULTS.calibration_samples,
+    default=DEFAULTS.int8_texts_limit,
     show_default=True,
     help="Calibrate on at most this many texts.",
 )
@@ -111,8 +113,8 @@ def main(
     opset: int | None,
     target: str,
     per_channel: bool,
-    calibration: Path | None,
-    calibration_samples: int,
+    int8_texts: Path | None,
+    int8_texts_limit: int,
     validation: Path | None,
     validation_samples: int,
     max_accuracy_drop: float,
@@ -132,8 +134,8 @@ def main(
             opset=opset,
             target=target,
             per_channel=per_channel,
-            calibration=calibration,
-            calibration_samples=calibration_samples,
+            int8_texts=int8_texts,
+            int8_texts_limit=int8_texts_limit,
             validation=validation,
             validation_limit=validation_samples,
             max_accuracy_drop=max_accuracy_drop,

@@ -17,8 +17,13 @@ from clf_runtime.defaults import MODEL_DIR, TRAINED_DIR
 #: activation scales fixed at export on calibration texts (the default: a text's scores do not
 #: depend on its batch, at dynamic's speed), one scale per batch tensor computed at run time, or
 #: per token row (batch-independent too; measured 1.5x the batch-1 latency of dynamic, see README).
-INT8_MODES = {"int8": "static", "int8-static": "static", "int8-dynamic": "dynamic", "int8-per-row": "per-row"}
-QUANTIZE_CHOICES = ("none", *INT8_MODES, "fp16")
+QUANTIZE_INT8_MODE = {
+    "int8": "static",
+    "int8-static": "static",
+    "int8-dynamic": "dynamic",
+    "int8-per-row": "per-row",
+}
+QUANTIZE_CHOICES = ("none", *QUANTIZE_INT8_MODE, "fp16")
 #: --variants: everything built; only the variant the CPU runs (a CPU app's smaller artifact); or
 #: everything plus an unfused fp32 graph that the CoreML provider runs (it lacks the fused ops).
 VARIANT_CHOICES = ("all", "cpu", "coreml")
@@ -38,8 +43,8 @@ class ExportConfig:
     opset: int | None = None
     target: str = "portable"
     per_channel: bool = True
-    calibration: Path | None = None
-    calibration_samples: int = 200
+    int8_texts: Path | None = None  # --calibration: texts to fix static int8 scales on
+    int8_texts_limit: int = 200  # --calibration-samples
     validation: Path | None = None
     validation_limit: int = 2000
     max_accuracy_drop: float = 0.01
@@ -61,4 +66,4 @@ class ExportConfig:
     @property
     def inputs(self) -> tuple[Path | None, ...]:
         """The paths export reads, which the output folder must not hold (clf_runtime.outdir)."""
-        return (self.model_dir, self.validation, self.calibration)
+        return (self.model_dir, self.validation, self.int8_texts)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from clf_export import gate, quantize, search
-from clf_export.config import INT8_MODES, ExportConfig
+from clf_export.config import QUANTIZE_INT8_MODE, ExportConfig
 from clf_export.errors import ExportError
 from clf_export.manifest import VARIANT_FILES, load_probe
 from clf_export.measure import latency_ms
@@ -36,7 +36,7 @@ class Int8Build:
     folder: Path
     scratch: Path
     base: Manifest  # the manifest template, for probe manifests
-    calibration: tuple[Any, ...] = ()  # texts to fix static int8 scales on
+    int8_texts: tuple[Any, ...] = ()  # texts to fix static int8 scales on
 
 
 class _Candidates:
@@ -44,13 +44,13 @@ class _Candidates:
 
     def __init__(self, config: ExportConfig, build: Int8Build, yardstick: gate.Yardstick) -> None:
         self.config, self.build, self.yardstick = config, build, yardstick
-        self.mode = INT8_MODES[config.quantize]
+        self.mode = QUANTIZE_INT8_MODE[config.quantize]
         fp32 = load_probe(build.base, build.folder, build.scratch, "fp32")
         self.fp32_logits = fp32.logits(yardstick.data.texts)
         self.fp32 = yardstick.check("fp32", self.fp32_logits)
         texts = yardstick.data.texts
         self.text = texts[0] if texts else "hello"
-        self.feeds = calibration_feeds(fp32, build.calibration) if self.mode == "static" else []
+        self.feeds = int8_feeds(fp32, build.int8_texts) if self.mode == "static" else []
 
     def fp32_problems(self) -> list[str]:
         n = len(self.yardstick.data.texts)
@@ -79,18 +79,18 @@ class _Candidates:
         return search.Trial(candidate, problem, error, dest.stat().st_size, latency, details)
 
 
-#: Calibration texts per padded batch, sorted by length first so batches pad little (padded
+#: int8 calibration texts per padded batch, sorted by length first so batches pad little (padded
 #: positions are left out anyway). The fixed ranges are the mean of these batches' extremes
 #: (clf_export.static_scales), i.e. what dynamic int8 would see on a batch of 16 such texts.
-CALIBRATION_BATCH = 16
+INT8_TEXTS_PER_BATCH = 16
 
 
-def calibration_feeds(clf: TextClassifier, texts: Sequence[Any]) -> list[dict[str, np.ndarray]]:
+def int8_feeds(clf: TextClassifier, texts: Sequence[Any]) -> list[dict[str, np.ndarray]]:
     """Model-input batches to fix static int8 scales on, tokenized as the runtime does."""
     if not texts:
         raise ExportError("static int8 needs texts to calibrate on: pass --calibration or --validation")
     ordered = sorted(texts, key=lambda t: len(t) if isinstance(t, str) else len(t[0]) + len(t[1]))
-    step = CALIBRATION_BATCH
+    step = INT8_TEXTS_PER_BATCH
     return [clf.model_inputs(ordered[i : i + step]) for i in range(0, len(ordered), step)]
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from clf_export import gate, manifest, measure, quantize
-from clf_export.calibration import load_calibration
-from clf_export.config import INT8_MODES, QUANTIZE_CHOICES, VARIANT_CHOICES, ExportConfig
+from clf_export.config import QUANTIZE_CHOICES, QUANTIZE_INT8_MODE, VARIANT_CHOICES, ExportConfig
 from clf_export.int8_search import Int8Build, build_int8
+from clf_export.int8_texts import load_int8_texts
 from clf_export.manifest import VARIANT_FILES
 from clf_export.onnx_export import GRAPH_NAME, export_onnx, graph_inputs
 from clf_export.optimize import optimize
@@ -115,9 +115,9 @@ class ExportRecipe:
             config.validation_limit,
             src.label_separator,
         )
-        self.calibration = None
-        if config.calibration is not None:
-            self.calibration = load_calibration(config.calibration, src.text_pair, config.calibration_samples)
+        self.int8_texts = None  # texts to fix static int8 scales on (src.calibration: the scores')
+        if config.int8_texts is not None:
+            self.int8_texts = load_int8_texts(config.int8_texts, src.text_pair, config.int8_texts_limit)
 
     def run(self, folder: Path) -> ExportResult:
         built = self.graphs(folder, folder / ".work")
@@ -152,7 +152,7 @@ class ExportRecipe:
     def quantize(self, built: _Built, yardstick: gate.Yardstick) -> None:
         """The quantized variant --quantize asks for (none: fp32 only)."""
         kind, folder = self.config.quantize, built.folder
-        if kind in INT8_MODES:
+        if kind in QUANTIZE_INT8_MODE:
             built.quantization, built.checks = self._int8(built, yardstick)
         elif kind == "fp16":
             dest = folder / VARIANT_FILES["fp16"]
@@ -162,10 +162,10 @@ class ExportRecipe:
 
     def _int8(self, built: _Built, yardstick: gate.Yardstick) -> tuple[dict[str, Any], Checks]:
         graph = built.folder / VARIANT_FILES["fp32"]
-        if INT8_MODES[self.config.quantize] == "per-row":
+        if QUANTIZE_INT8_MODE[self.config.quantize] == "per-row":
             work = built.scratch
             graph = optimize(work / "raw", work / "opt-rows", self.config.optimize, separate_qkv=True)
-        texts = self.calibration or self.data.texts[: self.config.calibration_samples]
+        texts = self.int8_texts or self.data.texts[: self.config.int8_texts_limit]
         where = Int8Build(graph, built.folder, built.scratch, built.base, tuple(texts))
         # Judged on calibrated scores like the other variants: multi-label thresholds are on the
         # calibrated scale (on uncalibrated scores a GoEmotions model's fp32 micro-F1 read 0.159

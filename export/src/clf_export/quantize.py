@@ -72,13 +72,13 @@ def quantize_int8(
     per_channel: bool,
     mode: str = "dynamic",
     exclude: Iterable[str] = (),
-    calibration: Sequence[Mapping[str, Any]] = (),
+    feeds: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """int8 weights ahead of time; activations with scales fixed at export ("static"), per token
     row ("per-row") or per batch ("dynamic").
 
     exclude: node names to leave in fp32 (the fallback search's mixed precision).
-    calibration: "static" only: padded model-input batches to measure activation ranges on.
+    feeds: "static" only: padded model-input batches to measure activation ranges on.
     """
     if mode not in INT8_MODES:
         raise ExportError(f"unknown int8 mode {mode!r}; choose one of {', '.join(INT8_MODES)}")
@@ -88,9 +88,9 @@ def quantize_int8(
     if mode == "static":  # the dynamic graph first, then its scales fixed
         dynamic = dest.with_suffix(".dynamic.onnx")
         weight_type = _quantize_dynamic(src, dynamic, settings, excluded)
-        static_scales.fix_scales(dynamic, dest, static_scales.activation_ranges(dynamic, calibration))
+        static_scales.fix_scales(dynamic, dest, static_scales.activation_ranges(dynamic, feeds))
         dynamic.unlink()
-        extra["calibration_samples"] = sum(len(next(iter(feed.values()))) for feed in calibration)
+        extra["calibration_samples"] = sum(len(next(iter(feed.values()))) for feed in feeds)
     elif mode == "per-row":
         # Only weight MatMuls (and embedding tables): the per-row rewrite is valid where the
         # quantized activation is the MatMul's left input, one scale per row of it.

@@ -32,7 +32,7 @@ def _text_lines(path: Path, text_pair: bool) -> list[Any]:
     return texts
 
 
-def load_calibration(path: Path, text_pair: bool, limit: int) -> list[Any]:
+def load_int8_texts(path: Path, text_pair: bool, limit: int) -> list[Any]:
     """At most `limit` texts (a seeded sample when there are more), str or (a, b) pairs."""
     path = Path(path)
     texts: list[Any]
