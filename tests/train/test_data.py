@@ -111,13 +111,13 @@ def test_sample_data_ships_and_loads() -> None:
 def test_auto_method_and_task_recipes() -> None:
     from clf_train.config import AUTO, TrainConfig, resolve_method
 
-    assert resolve_method("auto", 172) == "lora" and resolve_method("auto", 10_000) == "lora"
-    assert resolve_method("full", 10_000) == "full"
-    single = TrainConfig().resolved("single_label", 4000)
-    multi = TrainConfig().resolved("multi_label", 4000)
+    assert resolve_method("auto") == "lora"
+    assert resolve_method("full") == "full"
+    single = TrainConfig().resolved("single_label")
+    multi = TrainConfig().resolved("multi_label")
     assert (single.method, single.lr, single.epochs, single.patience) == ("lora", 2e-3, 5.0, 2)
     assert (multi.lr, multi.epochs, multi.patience) == (1e-3, 10.0, 3)
-    full = TrainConfig(method="full", epochs=3.0, patience=None).resolved("single_label", 100)
+    full = TrainConfig(method="full", epochs=3.0, patience=None).resolved("single_label")
     assert (full.lr, full.epochs, full.patience) == (2e-4, 3.0, None)  # what the user set stays
     assert TrainConfig().patience == AUTO
 

@@ -216,7 +216,7 @@ def test_head_learning_rate_is_a_second_parameter_group(tiny_models, tmp_path: P
 
     data = load_task_data(SUPPORT_TRAIN, None, "text", "label", None, "auto", ";", 0.1, 0)
     cfg = config(tiny_models["bert"], tmp_path / "out", method="full", head_learning_rate=5e-3)
-    cfg = cfg.resolved(data.task, len(data.train))
+    cfg = cfg.resolved(data.task)
     model, tok = load_model(cfg.model, data.task, data.label_names)
     trainer = build_trainer(model, tok, data, cfg, tmp_path / "checkpoints")
     trainer.create_optimizer()

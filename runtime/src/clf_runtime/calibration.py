@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("temperature", "platt")
+CALIBRATION_METHODS = ("temperature", "platt")
 ECE_BINS = 15
 
 
@@ -58,7 +58,9 @@ class Calibration:
             if not all(math.isfinite(x) for x in (*self.slopes, *self.intercepts)):
                 raise ValueError("platt calibration parameters must be finite numbers")
         else:
-            raise ValueError(f"unknown calibration method {self.method!r} (expected one of {METHODS})")
+            raise ValueError(
+                f"unknown calibration method {self.method!r} (expected one of {CALIBRATION_METHODS})"
+            )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method}

@@ -36,10 +36,6 @@ class PackedModel:
 
         return Manifest.from_json(json.loads(self.files[MANIFEST_NAME]))
 
-    @property
-    def nbytes(self) -> int:
-        return sum(len(b) for b in self.files.values())
-
 
 def pack(folder: str | Path, provider: str = "cpu", precision: str | None = None) -> PackedModel:
     """Read and verify the artifact in `folder`; keep the files `provider` runs."""

@@ -20,10 +20,10 @@ from clf_runtime.errors import InputError
 from clf_train import quiet
 from clf_train.config import (
     AUTO,
-    METHODS,
     MIN_MAX_LENGTH,
     REPORT_TO,
     TASK_CHOICES,
+    TRAINING_METHODS,
     TrainConfig,
 )
 
@@ -186,7 +186,7 @@ def print_result(result: Any) -> None:
 @data_options
 @click.option(
     "--method",
-    type=click.Choice(METHODS),
+    type=click.Choice(TRAINING_METHODS),
     default="auto",
     show_default=True,
     help="auto: LoRA on every linear layer (matched or beat full fine-tuning on every data set measured).",

@@ -9,7 +9,7 @@ from clf_runtime.defaults import TRAINED_DIR
 from clf_runtime.long_text import LongText
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-METHODS = ("auto", "full", "lora")
+TRAINING_METHODS = ("auto", "full", "lora")
 MIN_MAX_LENGTH = 8  # the smallest --max-length clf-train accepts
 
 
@@ -39,9 +39,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
 AUTO = -1  # patience: take the recipe's
 
 
-def resolve_method(method: str, train_rows: int) -> str:
-    """`auto` is LoRA: it matched or beat full fine-tuning at every measured size (172 to 10,003)."""
-    del train_rows  # kept in the signature: the choice was measured against size and did not depend on it
+def resolve_method(method: str) -> str:
+    """`auto` is LoRA: it matched or beat full fine-tuning at every measured size (172 to 10,003
+    training rows), so the choice does not depend on the data's size."""
     return "lora" if method == "auto" else method
 
 
@@ -96,9 +96,9 @@ class TrainConfig:
     progress: bool = True
     report_to: tuple[str, ...] = ()  # the Trainer's integrations: tensorboard, mlflow, wandb
 
-    def resolved(self, task: str, train_rows: int) -> TrainConfig:
+    def resolved(self, task: str) -> TrainConfig:
         """This config with `auto` and every unset default filled in for the task."""
-        method = resolve_method(self.method, train_rows)
+        method = resolve_method(self.method)
         recipe = RECIPES[(method, task)]
         return replace(
             self,
@@ -111,5 +111,5 @@ class TrainConfig:
     @property
     def lr(self) -> float:
         if self.learning_rate is None:
-            raise ValueError("learning rate not resolved: call TrainConfig.resolved(task, rows) first")
+            raise ValueError("learning rate not resolved: call TrainConfig.resolved(task) first")
         return self.learning_rate

@@ -24,7 +24,7 @@ from clf_runtime.errors import InputError
 from clf_runtime.outdir import check_output, output_folder
 from clf_train import evaluation, outputs, quiet
 from clf_train import long_text as LT
-from clf_train.config import METHODS, MIN_MAX_LENGTH, TrainConfig
+from clf_train.config import MIN_MAX_LENGTH, TRAINING_METHODS, TrainConfig
 from clf_train.data import TaskData, load_task_data
 from clf_train.model import add_lora, count_parameters, load_model
 
@@ -82,8 +82,8 @@ def load_data(config: TrainConfig) -> TaskData:
 
 def check_run(config: TrainConfig) -> None:
     """Refuse bad settings and an output path we may not write, before any long work."""
-    if config.method not in METHODS:
-        raise InputError(f"unknown --method {config.method!r}; choose one of {', '.join(METHODS)}")
+    if config.method not in TRAINING_METHODS:
+        raise InputError(f"unknown --method {config.method!r}; choose one of {', '.join(TRAINING_METHODS)}")
     if config.max_length < MIN_MAX_LENGTH:
         raise InputError(f"--max-length {config.max_length} is too small (at least {MIN_MAX_LENGTH})")
     check_output(config.output, OUTPUT_TOOL, config.overwrite, run_inputs(config))
@@ -145,7 +145,7 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
     check_run(config)
     quiet.tokenizers()
     data = data or load_data(config)
-    config = config.resolved(data.task, len(data.train))
+    config = config.resolved(data.task)
     model, tokenizer, config = setup_model(config, data)
     resume_from = last_checkpoint(config, checkpoints_of(config))
     trainer, seconds = fit(model, tokenizer, data, config, resume_from)
