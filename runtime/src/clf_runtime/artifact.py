@@ -25,7 +25,7 @@ from typing import Any
 
 from clf_runtime.calibration import Calibration
 from clf_runtime.errors import ArtifactError, InputError
-from clf_runtime.long_text import LongText
+from clf_runtime.long_text import ENCODING_FIELDS, LongText
 
 FORMAT = "clf-artifact"
 FORMAT_VERSION = 1
@@ -169,7 +169,7 @@ MAX_LABELS = 100_000
 MAX_LABEL_CHARS = 1_000
 MAX_LENGTH_LIMIT = 1 << 20  # tokens; far above any encoder's position table
 MAX_FILE_BYTES = 1 << 42  # 4 TiB
-SUPPORTED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+SUPPORTED_INPUTS = tuple(ENCODING_FIELDS)  # the model inputs a manifest may list
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

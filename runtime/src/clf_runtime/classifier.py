@@ -34,7 +34,14 @@ from clf_runtime.loading import (
     output_width,
     release_free_memory,
 )
-from clf_runtime.long_text import EncoderCache, LongText, aggregate, pad_batch, window_truncation
+from clf_runtime.long_text import (
+    ENCODING_FIELDS,
+    EncoderCache,
+    LongText,
+    aggregate,
+    pad_batch,
+    window_truncation,
+)
 from clf_runtime.long_text import parse as parse_long_text
 from clf_runtime.prediction import Prediction, to_predictions
 from clf_runtime.trust import artifact_root, load_manifest, read_verified
@@ -44,13 +51,6 @@ if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
 TextInput = Union[str, tuple[str, str]]
-
-# ONNX input name -> attribute of tokenizers.Encoding that feeds it.
-_ENCODING_FIELD = {
-    "input_ids": "ids",
-    "attention_mask": "attention_mask",
-    "token_type_ids": "type_ids",
-}
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class TextClassifier:
         self.padding = padding if padding is not None else Padding.of(tokenizer)
         declared = check_inputs(manifest, session)
         fill = {"ids": self.padding.pad_id, "type_ids": self.padding.type_id, "attention_mask": 0}
-        self._feeds = [(name, _ENCODING_FIELD[name], fill[_ENCODING_FIELD[name]]) for name in declared]
+        self._feeds = [(name, ENCODING_FIELDS[name], fill[ENCODING_FIELDS[name]]) for name in declared]
         self._output = [manifest.output]
         width = output_width(manifest, session, declared)
         if width != len(manifest.labels):

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clf_runtime.artifact import MAX_LENGTH_LIMIT, TASKS
 from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
 from clf_runtime.errors import InputError
 from clf_runtime.oserrors import os_error_message
@@ -57,8 +58,6 @@ __all__ = [
 HANDOFF_NAME = TRAIN_META_NAME
 HANDOFF_FORMAT = "clf-train"
 HANDOFF_VERSION = 1
-TASKS = ("single_label", "multi_label", "regression")
-MAX_LENGTH_LIMIT = 1 << 20
 # Characters that str.splitlines() and some editors treat as line ends but JSON leaves unescaped.
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 

@@ -26,6 +26,10 @@ import numpy as np
 
 from clf_runtime.errors import InputError
 
+#: The model inputs clf knows, each with the attribute of tokenizers.Encoding that feeds it: the
+#: runtime, clf-train and clf-export build model inputs from this one table.
+ENCODING_FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
@@ -290,11 +294,7 @@ def to_arrays(encodings: list[Encoding], pad_id: int) -> dict[str, np.ndarray]:
     For the PyTorch side (clf-train's evaluation, clf-export's gate), which feeds these to the
     model exactly as the runtime feeds them to ONNX Runtime.
     """
-    fields = (
-        ("input_ids", "ids", pad_id),
-        ("attention_mask", "attention_mask", 0),
-        ("token_type_ids", "type_ids", 0),
-    )
+    fields = [(name, attr, pad_id if name == "input_ids" else 0) for name, attr in ENCODING_FIELDS.items()]
     return pad_batch(encodings, fields)
 
 

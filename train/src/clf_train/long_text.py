@@ -17,6 +17,7 @@ import click
 from clf_runtime.long_text import (
     AGGREGATES,
     DEFAULT_MAX_WINDOWS,
+    ENCODING_FIELDS,
     STRATEGIES,
     Encoded,
     LongText,
@@ -57,15 +58,7 @@ def encode_split(
 
 def features(encoded: Encoded, keep: set[str]) -> list[dict[str, list[int]]]:
     """One feature dict per model input (window), with the fields the model's forward takes."""
-    fields = [
-        (k, a)
-        for k, a in (
-            ("input_ids", "ids"),
-            ("attention_mask", "attention_mask"),
-            ("token_type_ids", "type_ids"),
-        )
-        if k in keep
-    ]
+    fields = [(k, a) for k, a in ENCODING_FIELDS.items() if k in keep]
     return [{k: list(getattr(e, a)) for k, a in fields} for e in encoded.encodings]
 
 
