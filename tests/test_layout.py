@@ -88,3 +88,17 @@ def test_no_import_cycle() -> None:
 
 def test_the_cycle_finder_finds_one() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_runtime_holds_only_what_the_runtime_uses() -> None:
+    """Every clf_runtime module is a command, a batch engine, or imported by another runtime module:
+    none is there only for clf-train or clf-export (the slim wheel carries no build-side code)."""
+    import re
+
+    graph = import_graph()
+    runtime = [m for m in graph if m.startswith("clf_runtime")]
+    used = {dep for m in runtime for dep in graph[m]}
+    scripts = re.findall(r'"(clf_runtime\.[\w.]+):main"', (ROOT / "runtime" / "pyproject.toml").read_text())
+    engines = {m for m in runtime if m.startswith("clf_runtime.batch.engines.")}  # found by the table
+    assert "clf_runtime.cli.run" in scripts
+    assert [m for m in runtime if m not in used and m not in scripts and m not in engines] == []

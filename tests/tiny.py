@@ -119,7 +119,7 @@ def write_train_meta(folder: Path, task: str, text_pair: bool, max_length: int) 
     """The clf_train.json that clf-train writes, for hand-built test models (labels from config.json)."""
     import json
 
-    from clf_runtime.handoff import TrainHandoff, write_handoff
+    from clf_train.handoff import TrainHandoff, write_handoff
 
     id2label = json.loads((Path(folder) / "config.json").read_text())["id2label"]
     labels = tuple(id2label[str(i)] for i in range(len(id2label)))

@@ -27,7 +27,8 @@ def write_validation(path: Path, model_dir: Path, texts: list, task: str) -> Pat
     """Labels = the PyTorch model's own predictions, so fp32 scores 1.0 and drops are measurable."""
     import numpy as np
 
-    from clf_runtime.handoff import labelled_rows, write_jsonl
+    from clf_runtime.jsonl import write_jsonl
+    from clf_train.handoff import labelled_rows
     from clf_train.reference import folder_logits
 
     logits = folder_logits(model_dir, texts, 32)

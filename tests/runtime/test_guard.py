@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from clf_runtime.cli.guard import command_errors
+from clf_runtime.cli import user_errors as command_errors
 
 
 @click.command()

@@ -9,9 +9,10 @@ from pathlib import Path
 import tiny
 from click.testing import CliRunner
 
-from clf_runtime.handoff import read_handoff, read_jsonl
+from clf_runtime.jsonl import read_jsonl
 from clf_runtime.outdir import MARKER_NAME, output_folder
 from clf_train.cli import main
+from clf_train.handoff import read_handoff
 
 # Texts holding what str.splitlines() splits at: they must reach clf-export whole.
 AWKWARD = ["refund\u2028please", "app\x85crash", "bug\x0creport", "late\u2029parcel", "card\x0bcharged"]

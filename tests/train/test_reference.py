@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tiny
 
-from clf_runtime.handoff import TASKS
+from clf_runtime.artifact import TASKS
 from clf_train.reference import (
     MAIN_METRIC,
     PROBLEM_TYPES,

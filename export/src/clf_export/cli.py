@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from clf_export.config import OPT_LEVELS, QUANTIZE_CHOICES, TARGETS, VARIANT_CHOICES, ExportConfig
-from clf_runtime.cli.guard import command_errors
+from clf_runtime.cli import user_errors
 
 DEFAULTS = ExportConfig()  # every option's default comes from the config dataclass
 
@@ -123,7 +123,7 @@ def main(
     overwrite: bool,
 ) -> None:
     """Export MODEL_DIR (default ./clf-trained) to a checked clf artifact (default ./clf-model)."""
-    with command_errors():
+    with user_errors():
         config = ExportConfig(
             model_dir=model_dir,
             output=output,

@@ -14,7 +14,7 @@ from typing import Any
 
 from clf_export.validation_data import read_rows
 from clf_runtime.errors import InputError
-from clf_runtime.handoff import text_lines
+from clf_runtime.jsonl import text_lines
 
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 

@@ -1,6 +1,6 @@
 """Read a trained model folder: what task it does, its labels, inputs and max length.
 
-Folders written by `clf-train` carry `clf_train.json` (clf_runtime.handoff) with all of it. Any
+Folders written by `clf-train` carry `clf_train.json` (clf_train.handoff) with all of it. Any
 other Hugging Face sequence-classification folder works too: the task then comes from
 `config.problem_type`, and multi-label CSV labels are split at ";". Its files are checked before
 anything is exported (clf_export.model_files): a damaged or missing one is named with its fix.
@@ -16,9 +16,9 @@ from typing import Any
 from clf_export.errors import ExportError
 from clf_export.model_files import check_model_files
 from clf_runtime.calibration import Calibration
-from clf_runtime.handoff import VALIDATION_NAME, read_handoff
 from clf_runtime.long_text import LongText
 from clf_runtime.oserrors import os_error_message
+from clf_train.handoff import VALIDATION_NAME, read_handoff
 from clf_train.reference import TASK_OF_PROBLEM_TYPE
 
 

@@ -1,6 +1,6 @@
 """Labelled texts for the validation gate: JSONL, CSV or TSV with text[, text_pair][, label] columns.
 
-`clf-train` saves its validation split as JSONL in this shape (clf_runtime.handoff reads it); users
+`clf-train` saves its validation split as JSONL in this shape (clf_train.handoff); users
 may pass their own file. Labels are optional: without them the gate checks agreement with PyTorch
 only. Files are split into lines at \n (and \r for CSV) only, so texts holding U+2028, U+0085 or
 form feeds stay whole.
@@ -16,7 +16,7 @@ from typing import Any
 
 from clf_export.errors import ExportWarning
 from clf_runtime.errors import InputError
-from clf_runtime.handoff import read_jsonl
+from clf_runtime.jsonl import read_jsonl
 from clf_runtime.oserrors import os_error_message
 
 # Used when there is no validation data at all, so the gate can still compare outputs.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clf_runtime.errors import InputError
-from clf_runtime.handoff import read_jsonl
+from clf_runtime.jsonl import read_jsonl
 from clf_runtime.oserrors import os_error_message
 
 #: The suffixes clf-train reads (clf_train.data.READERS), in the same way.

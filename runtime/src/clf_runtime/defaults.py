@@ -20,9 +20,3 @@ MODEL_ENV = "CLF_MODEL"
 def default_model_dir() -> Path:
     """The artifact folder to use when none is given: $CLF_MODEL, else ./clf-model."""
     return Path(os.environ.get(MODEL_ENV) or MODEL_DIR)
-
-
-#: File `clf-train` writes beside the model to tell `clf-export` the task, inputs and max length.
-TRAIN_META_NAME = "clf_train.json"
-#: Validation split `clf-train` saves in its output; `clf-export` gates on it by default.
-VALIDATION_NAME = "validation.jsonl"

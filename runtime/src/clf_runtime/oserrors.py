@@ -2,7 +2,7 @@
 
 Library code wraps an OSError it expects (reading a data file, writing an output folder) as
 `InputError(os_error_message(exc, "cannot read"))`; the train and export commands turn any other
-OSError into the same kind of line (see clf_runtime.cli.guard).
+OSError into the same kind of line (see clf_runtime.cli.user_errors).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from clf_runtime.cli.guard import command_errors
+from clf_runtime.cli import user_errors
 from clf_runtime.defaults import TRAINED_DIR
 from clf_runtime.errors import InputError
 from clf_train import quiet
@@ -203,7 +203,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     quiet.command()
-    with command_errors(), save_errors():
+    with user_errors(), save_errors():
         from clf_train.training import train
 
         config = make_config(**kw)
@@ -221,7 +221,7 @@ def main(ctx: click.Context, **kw: Any) -> None:
 def compare(**kw: Any) -> None:
     """Train the same data with no fine-tuning, full fine-tuning and LoRA; write compare.md."""
     quiet.command()
-    with command_errors(), save_errors():
+    with user_errors(), save_errors():
         from clf_train.compare import compare_methods
 
         output = kw.pop("output")

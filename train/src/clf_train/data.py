@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from clf_runtime.errors import InputError
-from clf_runtime.handoff import labelled_rows, write_jsonl
+from clf_runtime.jsonl import write_jsonl
 from clf_runtime.oserrors import os_error_message
+from clf_train.handoff import labelled_rows
 
 READERS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
 #: A task guess "rests on a handful" of labels when at most this many, or this share, decided it.
@@ -486,5 +487,5 @@ def load_task_data(
 
 
 def save_jsonl(split: Split, path: Path) -> None:
-    """The validation split in the handoff's format (clf_runtime.handoff), which clf-export reads."""
+    """The validation split in the handoff's format (clf_train.handoff), which clf-export reads."""
     write_jsonl(path, labelled_rows(split.texts, split.pairs, split.labels))

@@ -4,7 +4,7 @@
 |---|---|
 | `config.json`, `model.safetensors`, tokenizer files | the (merged) model, loadable with transformers |
 | `adapter/` | LoRA only: the adapter before merging |
-| `validation.jsonl`, `clf_train.json` | the handoff to clf-export (formats: clf_runtime.handoff) |
+| `validation.jsonl`, `clf_train.json` | the handoff to clf-export (formats: clf_train.handoff) |
 | `metrics.json` | summary, validation and test metrics, calibration |
 | `training_args.json` | the resolved TrainConfig |
 | `report.md`, `confusion_matrix.png`, `reliability.png` | for people (clf_train.report, calibrate) |
@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from clf_runtime.defaults import VALIDATION_NAME
-from clf_runtime.handoff import TrainHandoff, write_handoff
 from clf_train import calibrate, report
 from clf_train.config import TrainConfig
 from clf_train.data import TaskData, save_jsonl
 from clf_train.evaluation import Evaluation
+from clf_train.handoff import VALIDATION_NAME, TrainHandoff, write_handoff
 from clf_train.metrics import headline
 
 METRICS_NAME = "metrics.json"

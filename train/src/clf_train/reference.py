@@ -22,7 +22,7 @@ import numpy as np
 
 from clf_runtime.long_text import LongText
 
-PROBLEM_TYPES = {  # clf task (clf_runtime.handoff.TASKS) -> Hugging Face config.problem_type
+PROBLEM_TYPES = {  # clf task (clf_runtime.artifact.TASKS) -> Hugging Face config.problem_type
     "single_label": "single_label_classification",
     "multi_label": "multi_label_classification",
     "regression": "regression",

@@ -1,4 +1,4 @@
-"""The train -> export handoff (clf_runtime.handoff): strict clf_train.json, line-safe validation.jsonl."""
+"""The train -> export handoff (clf_train.handoff): strict clf_train.json, line-safe validation.jsonl."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 
 from clf_runtime.errors import InputError
-from clf_runtime.handoff import (
+from clf_runtime.jsonl import read_jsonl, write_jsonl
+from clf_train.handoff import (
     HANDOFF_NAME,
     HandoffError,
     TrainHandoff,
     labelled_rows,
     read_handoff,
-    read_jsonl,
     write_handoff,
-    write_jsonl,
 )
 
 # Each of these ends a line for str.splitlines(), editors or JavaScript; none may split a row.

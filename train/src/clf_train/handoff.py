@@ -1,8 +1,8 @@
 """The train -> export handoff: `clf_train.json` and `validation.jsonl`, each with its one reader and writer.
 
 `clf-train` writes both into its output folder; `clf-export` reads them (and the tests' fixture
-builder writes them the same way). This module lives in the runtime package, below both, so neither
-imports the other; it needs nothing but the standard library.
+builder writes them the same way). Both are in the toolkit; this module needs nothing but the
+standard library and the runtime (`clf_runtime.jsonl` writes and reads the lines).
 
 `clf_train.json` (`TrainHandoff`):
 
@@ -21,13 +21,13 @@ imports the other; it needs nothing but the standard library.
 
 `validation.jsonl`: one JSON object per line, `{"text": ..., ["text_pair": ...,] "label": ...}`
 (label: a string, a list of strings for multi-label, a number for regression). Lines end with
-`\\n` only; the writer escapes every other line break a text may hold (U+2028, U+2029, U+0085;
-JSON already escapes \\r, \\f, \\v), and the reader splits at `\\n` only, never `str.splitlines()`.
+`\\n` only; `clf_runtime.jsonl` writes them escaping every other line break a text may hold
+(U+2028, U+2029, U+0085; JSON already escapes \\r, \\f, \\v), and reads them split at `\\n` only,
+never `str.splitlines()`.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import math
 import os
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from clf_runtime.artifact import MAX_LENGTH_LIMIT, TASKS
-from clf_runtime.defaults import TRAIN_META_NAME, VALIDATION_NAME
 from clf_runtime.errors import InputError
 from clf_runtime.oserrors import os_error_message
 
@@ -49,17 +48,15 @@ __all__ = [
     "TrainHandoff",
     "labelled_rows",
     "read_handoff",
-    "read_jsonl",
-    "text_lines",
     "write_handoff",
-    "write_jsonl",
 ]
 
-HANDOFF_NAME = TRAIN_META_NAME
+#: File `clf-train` writes beside the model to tell `clf-export` the task, inputs and max length.
+HANDOFF_NAME = "clf_train.json"
+#: Validation split `clf-train` saves in its output; `clf-export` gates on it by default.
+VALIDATION_NAME = "validation.jsonl"
 HANDOFF_FORMAT = "clf-train"
 HANDOFF_VERSION = 1
-# Characters that str.splitlines() and some editors treat as line ends but JSON leaves unescaped.
-_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 
 
 class HandoffError(InputError):
@@ -200,20 +197,6 @@ def read_handoff(folder: Path) -> TrainHandoff | None:
         raise HandoffError(f"{Path(folder)}{os.sep}{exc}") from None
 
 
-def json_line(row: dict[str, Any]) -> str:
-    """One JSONL line: readable non-ASCII, every line break inside strings escaped."""
-    text = json.dumps(row, ensure_ascii=False, allow_nan=False)
-    for char, escaped in _LINE_BREAKS.items():
-        text = text.replace(char, escaped)  # such characters occur only inside JSON strings
-    return text + "\n"
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json_line(row))
-
-
 def labelled_rows(
     texts: Iterable[str], pairs: Iterable[str] | None, labels: Iterable[Any]
 ) -> Iterator[dict[str, Any]]:
@@ -224,37 +207,3 @@ def labelled_rows(
     else:
         for text, pair, label in zip(texts, pairs, labels, strict=True):
             yield {"text": text, "text_pair": pair, "label": label}
-
-
-def text_lines(path: Path, action: str = "cannot read") -> Iterator[tuple[int, str]]:
-    """(line number, line) for each non-blank line of a UTF-8 file, split at `\\n` only (a trailing
-    `\\r` and a leading BOM dropped), so texts holding U+2028, U+0085 or form feeds stay whole."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:  # binary lines end at b"\n" only
-            for number, raw in enumerate(f, start=1):
-                if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8) :]
-                try:
-                    line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
-                except UnicodeDecodeError as exc:
-                    raise InputError(
-                        f"{path}, line {number}: not valid UTF-8 (byte {exc.start + 1} of the line); "
-                        "convert the file to UTF-8"
-                    ) from None
-                if line.strip():
-                    yield number, line
-    except OSError as exc:
-        raise InputError(os_error_message(exc, action)) from exc
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line, split at `\\n` only."""
-    for number, line in text_lines(path):
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"{path}, line {number}: not valid JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}, line {number}: expected a JSON object")
-        yield number, row
