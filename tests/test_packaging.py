@@ -1,4 +1,4 @@
-"""Packaging: one version for the three parts, and a runtime wheel with exactly four dependencies."""
+"""Packaging: one version for the two parts, and a runtime wheel with exactly four dependencies."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 RUNTIME_DEPS = {"onnxruntime", "tokenizers", "numpy", "click"}
-PARTS = ("runtime", "export", "train")
+PARTS = ("runtime", "toolkit")
 
 
 def project(part: str) -> dict:
@@ -30,7 +30,7 @@ def version_source() -> str:
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The three distributions built as wheels from this tree, as `make test-slim` and users build them."""
+    """The distributions built as wheels from this tree, as `make test-slim` and users build them."""
     out = tmp_path_factory.mktemp("wheels")
     parts = [str(ROOT / part) for part in PARTS]
     subprocess.run(
@@ -62,7 +62,7 @@ def test_one_version_for_all_parts(wheels: dict[str, Path]) -> None:
         text, requires, _ = metadata(wheels[part])
         assert f"\nVersion: {version}\n" in text, part
         pins = sorted(r for r in requires if r.startswith("clf-"))
-        expected = {"runtime": [], "export": ["clf-runtime", "clf-train"], "train": ["clf-runtime"]}[part]
+        expected = {"runtime": [], "toolkit": ["clf-runtime"]}[part]
         assert pins == [f"{name}=={version}" for name in expected], part
     import clf_runtime
 
@@ -92,3 +92,11 @@ def test_report_extra_brings_matplotlib_and_clf_eval_is_a_script() -> None:
     report = project("runtime")["optional-dependencies"]["report"]
     assert {re.split(r"[ <>=!;\[]", r)[0].lower() for r in report} == {"matplotlib"}
     assert project("runtime")["scripts"]["clf-eval"] == "clf_runtime.cli.eval:main"
+
+
+def test_toolkit_wheel_holds_training_and_export(wheels: dict[str, Path]) -> None:
+    text, _, names = metadata(wheels["toolkit"])
+    assert "clf_train/handoff.py" in names and "clf_export/pipeline.py" in names
+    assert "clf_train/sample_data/support_train.csv" in names
+    assert not any(n.startswith("clf_runtime/") for n in names)
+    assert {"Name: clf-toolkit"} <= set(text.splitlines())

@@ -1,7 +1,7 @@
-"""clf-train's version and its exact pins on the other clf distributions, read from the one place the
-version is written: runtime/src/clf_runtime/_version.py. Everything else is in pyproject.toml.
+"""clf-toolkit's version and its exact pin on clf-runtime, read from the one place the version is
+written: runtime/src/clf_runtime/_version.py. Everything else is in pyproject.toml.
 
-Build from the repository (pip install -e ./train, pip wheel ./train, python -m build --wheel ./train);
+Build from the repository (pip install -e ./toolkit, pip wheel ./toolkit, python -m build --wheel ./toolkit);
 an sdist built from here carries the version in its PKG-INFO, which a build from the sdist reads.
 """
 
@@ -33,6 +33,7 @@ setup(
         f"clf-runtime=={VERSION}",
         "torch>=2.4",
         "transformers>=4.45,<4.58",
+        # training
         "accelerate>=0.26",
         "peft>=0.13",
         "pandas>=2.0",
@@ -41,6 +42,11 @@ setup(
         "scipy>=1.10",
         "matplotlib>=3.7",
         "safetensors>=0.4",
+        # export
+        "optimum>=2.0",
+        "optimum-onnx>=0.1",
+        "onnx>=1.16",
+        "onnxruntime>=1.17",
         "numpy>=1.24",
         "click>=8.1",
     ],
