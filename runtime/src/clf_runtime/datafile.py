@@ -18,8 +18,27 @@ from clf_runtime.errors import InputError
 from clf_runtime.jsonl import read_jsonl
 from clf_runtime.oserrors import os_error_message
 
-#: The suffixes clf-train reads (clf_train.data.READERS), in the same way.
+#: The suffixes of the data files clf-train and clf-eval read, in the same way.
 SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
+
+
+def data_file_suffix(path: Path, what: str) -> str:
+    """The suffix of a data file to read, after refusing a missing path, a folder, a file type not in
+    SUFFIXES and an empty file; `what` names the file in messages ("test file", "data file")."""
+    if not path.exists():
+        raise InputError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass a CSV, TSV, JSONL or Parquet file")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise InputError(os_error_message(exc, f"cannot read the {what}")) from exc
+    if empty:
+        raise InputError(f"{what} {path} is empty")
+    return suffix
 
 
 @dataclass(frozen=True)
@@ -35,16 +54,8 @@ class Table:
 def read_table(path: Path) -> Table:
     """The file's rows; InputError (one line) when it is missing, empty, unreadable or unparsable."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"test file {path} does not exist")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; pass a CSV, TSV, JSONL or Parquet file")
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+    suffix = data_file_suffix(path, "test file")
     try:
-        if path.stat().st_size == 0:
-            raise InputError(f"test file {path} is empty")
         if suffix == ".parquet":
             table = _read_parquet(path)
         elif suffix in (".jsonl", ".json"):

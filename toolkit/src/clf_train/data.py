@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clf_runtime.datafile import data_file_suffix
 from clf_runtime.errors import InputError
 from clf_runtime.jsonl import write_jsonl
 from clf_runtime.oserrors import os_error_message
 from clf_train.handoff import labelled_rows
 
-READERS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
 #: A task guess "rests on a handful" of labels when at most this many, or this share, decided it.
 HANDFUL, HANDFUL_SHARE = 5, 0.1
 
@@ -73,16 +73,8 @@ def read_table(path: Path, columns: tuple[str, ...] = ()):  # -> pandas.DataFram
     import pandas as pd
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"data file {path} does not exist")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; pass a CSV, TSV, JSONL or Parquet file")
-    suffix = path.suffix.lower()
-    if suffix not in READERS:
-        raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(READERS)}")
+    suffix = data_file_suffix(path, "data file")
     try:
-        if path.stat().st_size == 0:
-            raise InputError(f"data file {path} is empty")
         _refuse_duplicate_columns(path, suffix, columns)
         # pandas splits lines at \n and \r only (not at U+2028, U+0085 or form feeds inside texts).
         if suffix == ".parquet":

@@ -8,7 +8,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -101,13 +101,9 @@ def run(config: RunConfig) -> int:
     from clf_runtime.output import check_not_input, open_output
     from clf_runtime.stream import StreamOptions, classify_stream
 
+    # Every StreamOptions field that RunConfig has too (all but chunk_lines) comes from the config.
     options = StreamOptions(
-        fmt=config.fmt,
-        top_k=config.top_k,
-        threshold=config.threshold,
-        batch_size=config.batch_size,
-        long_text=config.long_text,
-        min_score=config.min_score,
+        **{f.name: getattr(config, f.name) for f in fields(StreamOptions) if hasattr(config, f.name)}
     )
     output = None if config.output is None or str(config.output) == "-" else Path(config.output)
     source, name, info = _open_input(config.input)

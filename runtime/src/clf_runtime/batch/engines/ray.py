@@ -19,6 +19,9 @@ from clf_runtime.errors import ClfError, InputError
 if TYPE_CHECKING:
     import ray.data
 
+# The fields of BatchConfig that clf_runtime.ray.RayOptions names the same.
+SHARED_OPTIONS = ("text_column", "pair_column", "batch_size", "scores", "prefix", "precision")
+
 
 def _connect(ray: Any, address: str | None) -> bool:
     """Join the given cluster or start a local one; True if this call started it."""
@@ -63,16 +66,8 @@ def run(config: BatchConfig, files: list[InputFile], out: Path, progress: Callab
             ctx.enable_progress_bars = False
         # Ray Data logs each failed task with its traceback; the error reaches the user as one line.
         logging.getLogger("ray.data").setLevel(logging.CRITICAL)
-        opts = RayOptions(
-            config.text_column,
-            config.pair_column,
-            batch_size=config.batch_size,
-            concurrency=config.workers,
-            threads_per_worker=config.threads,
-            scores=config.scores,
-            prefix=config.prefix,
-            precision=config.precision,
-        )
+        same = {name: getattr(config, name) for name in SHARED_OPTIONS}
+        opts = RayOptions(**same, concurrency=config.workers, threads_per_worker=config.threads)
         writer = PartWriter(out, config.rows_per_part)
         try:
             dataset = classify_with(_read(ray, files), config.model, opts)
