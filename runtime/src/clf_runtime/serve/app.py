@@ -34,12 +34,19 @@ log = logging.getLogger("clf_runtime.serve")
 ROUTES = "POST /predict, GET /health, GET /info, GET /metrics"
 
 
+#: Refusals sent before the whole body was read: the connection is closed after the answer, so the
+#: rest of the body is not read for nothing.
+CLOSE_AFTER = ("body_timeout", "payload_too_large")
+
+
 def _error(exc: RequestError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status)
+    headers = {"connection": "close"} if exc.error_type in CLOSE_AFTER else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to pass `limit` bytes."""
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it is known to pass `limit` bytes, and with 408
+    when it has not all arrived `timeout_s` after the headers (None: no deadline)."""
 
     def too_large(size: str) -> RequestError:
         return RequestError(
@@ -51,14 +58,33 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(declared)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s if timeout_s is not None else None
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        try:
+            message = await (
+                request.receive()
+                if deadline is None
+                else asyncio.wait_for(request.receive(), max(0.0, deadline - loop.time()))
+            )
+        except asyncio.TimeoutError:
+            raise RequestError(
+                408,
+                "body_timeout",
+                f"the request body did not arrive within {timeout_s:g} s of its headers "
+                f"({size} bytes came; --body-timeout)",
+            ) from None
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise too_large(f"more than {limit}")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _classifier_fn(clf: TextClassifier, max_batch: int):  # type: ignore[no-untyped-def]
@@ -160,15 +186,19 @@ class _Service:
 
     async def predict(self, request: Request) -> Response:
         metrics, batcher = self.metrics, self.batcher
-        if self.active >= self.config.max_concurrent:
-            return self._overloaded()
         start = time.perf_counter()
-        self.active += 1
         metrics.in_flight.inc()
         batcher.expect()
         submitted = False
+        holds_slot = False
         try:
             req = await self._checked(request)
+            # The --max-concurrent slot is taken once the body is read and checked, so clients that
+            # upload slowly (or stall until --body-timeout) never keep others from the model.
+            if self.active >= self.config.max_concurrent:
+                raise self._overloaded()
+            self.active += 1
+            holds_slot = True
             metrics.queued.set(batcher.queued + len(req.inputs))
             submitted = True  # submit() takes the request off the batcher's expected count
             response = await self._answer(req)
@@ -184,7 +214,8 @@ class _Service:
         finally:
             if not submitted:
                 batcher.give_up()
-            self.active -= 1
+            if holds_slot:
+                self.active -= 1
             metrics.in_flight.dec()
             metrics.queued.set(batcher.queued)
         metrics.requests.labels("/predict", str(response.status_code)).inc()
@@ -199,19 +230,16 @@ class _Service:
         self.metrics.inputs.inc(len(answers))
         return JSONResponse(answers if req.batched else answers[0])
 
-    def _overloaded(self) -> Response:
-        exc = RequestError(
+    def _overloaded(self) -> RequestError:
+        return RequestError(
             429,
             "overloaded",
             f"{self.config.max_concurrent} requests are being answered (--max-concurrent): retry later",
         )
-        self.metrics.errors.labels(exc.error_type).inc()
-        self.metrics.requests.labels("/predict", "429").inc()
-        return _error(exc)
 
     async def _checked(self, request: Request) -> PredictRequest:
         clf, config = self.clf, self.config
-        body = await read_body(request, config.max_body_bytes)
+        body = await read_body(request, config.max_body_bytes, config.body_timeout_s)
         req = parse_predict(decode_json(body), clf.text_pair, config.max_inputs)
         if not req.truncate:
             loop = asyncio.get_running_loop()

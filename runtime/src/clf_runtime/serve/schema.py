@@ -66,6 +66,8 @@ def decode_json(body: bytes) -> Any:
         raise RequestError(400, "json", f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise RequestError(400, "json", "request body nests JSON too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (Python's int_max_str_digits)
+        raise RequestError(400, "json", f"request body is not usable JSON: {exc}") from None
 
 
 def _text(value: Any, where: str) -> str:
