@@ -105,10 +105,8 @@ def _classifier_fn(clf: TextClassifier, max_batch: int):  # type: ignore[no-unty
 
 def _first_truncated(clf: TextClassifier, items: list[TextInput]) -> int | None:
     """Index of the first input longer than the model's max_length, or None."""
-    for i, encoding in enumerate(clf.tokenizer.encode_batch(items)):
-        if encoding.overflowing:
-            return i
-    return None
+    found = clf.longer_than_max(items)
+    return found[0] if found else None
 
 
 def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, Any]:
