@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +23,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("httptools")
 pytest.importorskip("prometheus_client")
 
+from .conftest import edit_manifest, fixture_path
 from .test_serve import Server, read_response, request_bytes, wait_for
 
 HEADER_TIMEOUT = 1.0
@@ -200,3 +205,32 @@ def test_requests_over_max_concurrent_get_429() -> None:
 def test_numbers_python_will_not_parse_are_a_json_400(server: Server, body: bytes) -> None:
     status, _, raw = server.call("POST", "/predict", body)
     assert (status, json.loads(raw)["error_type"]) == (400, "json"), raw
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+@pytest.mark.parametrize("strategy", ["truncate", "head-tail", "windows"])
+def test_four_near_limit_bodies_at_once_cost_a_few_mib(strategy: str, tmp_path: Path) -> None:
+    # The issue: four 1.95 MB requests took the server from 90 MiB to 1.8 GB. Measured on the 2-core
+    # machine (tiny-bert, peak RSS over idle): before the cut +750 (truncate) to +1,010 MiB
+    # (head-tail); after it +16 (truncate, head-tail) and +60 MiB (windows).
+    model = tmp_path / "model" / "artifact"  # Server finds FIXTURES / str(tmp_path / "model") / "artifact"
+    shutil.copytree(fixture_path("tiny-bert"), model)
+    edit_manifest(model, long_text={"strategy": strategy, "max_windows": 8, "aggregate": "mean"})
+    server = Server(str(model.parent), "--precision", "fp32")
+    try:
+        assert server.predict({"inputs": "warm up"})[0] == 200
+        idle = peak_rss_kib(server.proc.pid)
+        text = ("refund parcel the app crashes great service thanks where is my order " * 30_000)[:1_950_000]
+        body = json.dumps({"inputs": text}).encode()
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(lambda _: server.call("POST", "/predict", body)[0], range(4)))
+        assert statuses == [200] * 4
+        grown = peak_rss_kib(server.proc.pid) - idle
+        assert grown < 200 * 1024, grown
+    finally:
+        server.stop()
