@@ -171,6 +171,6 @@ def test_clf_batch_on_a_20mb_parquet_cell_holds_the_cell_not_its_tokens(tmp_path
     short = ["where is my refund", "the app crashes"] * 50
     big = ("refund parcel the app crashes great service thanks where is my order " * 300_000)[: 20 << 20]
     small_kib, big_kib = peak_kib(short, "small"), peak_kib([*short, big], "big")
-    # The cell is 20 MiB in the file, in Arrow and as a str: measured +100 MiB on the 2-core machine;
+    # The cell is 20 MiB in the file, in Arrow and as a str: measured +176 MiB on the 2-core machine;
     # the 50 MB cell took more than 8 GB before the cut.
-    assert big_kib - small_kib < 250 * 1024, (small_kib, big_kib)
+    assert big_kib - small_kib < 400 * 1024, (small_kib, big_kib)
