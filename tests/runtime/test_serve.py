@@ -255,6 +255,8 @@ BAD = [
     (json.dumps({"inputs": ["x"] * 9}).encode(), 413, "too_many_inputs"),  # --max-inputs 8
     (json.dumps({"inputs": "x" * 5000}).encode(), 413, "payload_too_large"),  # --max-body-bytes 4000
     (b"", 400, "json"),
+    (b'{"inputs": "x", "\\ud800": 1}', 422, "validation"),  # an unknown field named by a lone surrogate
+    (b'{"\\udc00": 1}', 422, "validation"),
 ]
 
 

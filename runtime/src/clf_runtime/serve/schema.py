@@ -30,6 +30,8 @@ class RequestError(Exception):
     """A request the server refuses: HTTP status, a machine-readable type and a message."""
 
     def __init__(self, status: int, error_type: str, message: str) -> None:
+        # A message quoting the request must still encode as UTF-8 (lone surrogates escaped).
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status = status
         self.error_type = error_type
@@ -130,7 +132,8 @@ def parse_predict(payload: Any, text_pair: bool, max_inputs: int) -> PredictRequ
         raise _invalid(f'the body is {_json_type(payload)}, expected an object like {{"inputs": "text"}}')
     unknown = sorted(set(payload) - set(FIELDS))
     if unknown:
-        raise _invalid(f"unknown field(s) {', '.join(unknown)}; accepted: {', '.join(FIELDS)}")
+        names = ", ".join(json.dumps(name) for name in unknown)  # escaped: a name may hold a lone surrogate
+        raise _invalid(f"unknown field(s) {names}; accepted: {', '.join(FIELDS)}")
     if "inputs" not in payload:
         raise _invalid('the body has no "inputs" field: send {"inputs": "text"} or {"inputs": [...]}')
     fmt = payload.get("format") or "tei"
