@@ -234,3 +234,11 @@ def test_four_near_limit_bodies_at_once_cost_a_few_mib(strategy: str, tmp_path: 
         assert grown < 200 * 1024, grown
     finally:
         server.stop()
+
+
+def test_info_reports_the_limits(server: Server) -> None:
+    status, _, raw = server.call("GET", "/info")
+    info = json.loads(raw)
+    assert status == 200
+    assert (info["header_timeout_s"], info["body_timeout_s"]) == (HEADER_TIMEOUT, BODY_TIMEOUT)
+    assert (info["max_header_bytes"], info["max_headers"]) == (4096, 20)

@@ -30,6 +30,7 @@ from clf_runtime.serve.metrics import Metrics
 from clf_runtime.serve.schema import PredictRequest, RequestError, answer, decode_json, parse_predict
 
 log = logging.getLogger("clf_runtime.serve")
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 ROUTES = "POST /predict, GET /health, GET /info, GET /metrics"
 
@@ -58,33 +59,35 @@ async def read_body(request: Request, limit: int, timeout_s: float | None = None
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(declared)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s if timeout_s is not None else None
-    chunks = []
-    size = 0
-    while True:
-        try:
-            message = await (
-                request.receive()
-                if deadline is None
-                else asyncio.wait_for(request.receive(), max(0.0, deadline - loop.time()))
-            )
-        except asyncio.TimeoutError:
-            raise RequestError(
-                408,
-                "body_timeout",
-                f"the request body did not arrive within {timeout_s:g} s of its headers "
-                f"({size} bytes came; --body-timeout)",
-            ) from None
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(f"more than {limit}")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+
+    async def chunks() -> bytes:
+        parts = []
+        size = 0
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large(f"more than {limit}")
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    if timeout_s is None:
+        return await chunks()
+    try:
+        if _timeout is not None:  # Python 3.11+: a deadline without a task of its own
+            async with _timeout(timeout_s):
+                return await chunks()
+        return await asyncio.wait_for(chunks(), timeout_s)
+    except asyncio.TimeoutError:
+        raise RequestError(
+            408,
+            "body_timeout",
+            f"the request body did not all arrive within {timeout_s:g} s of its headers (--body-timeout)",
+        ) from None
 
 
 def _classifier_fn(clf: TextClassifier, max_batch: int):  # type: ignore[no-untyped-def]
@@ -135,6 +138,10 @@ def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, An
         "max_wait_ms": config.max_wait_ms,
         "max_inputs": config.max_inputs,
         "max_body_bytes": config.max_body_bytes,
+        "header_timeout_s": config.header_timeout_s,
+        "body_timeout_s": config.body_timeout_s,
+        "max_header_bytes": config.max_header_bytes,
+        "max_headers": config.max_headers,
         "min_score": config.min_score,
     }
 
