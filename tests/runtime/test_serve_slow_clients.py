@@ -157,8 +157,11 @@ def test_oversized_headers_get_431(server: Server, headers: str) -> None:
         b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"POST /predict HTTP/1.1\r\nBad Header\r\n\r\n",
         b"\x00\x01\x02\xff\r\n\r\n",
+        b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",  # HTTP/2's preface
     ],
-    ids=["garbage", "negative-length", "two-lengths", "bad-chunk", "no-colon", "binary"],
+    ids=str.split("garbage negative-length two-lengths bad-chunk no-colon binary path huge h2"),
 )
 def test_malformed_http_is_a_json_400_counted_in_metrics(server: Server, data: bytes) -> None:
     before = server.metrics()
@@ -166,7 +169,8 @@ def test_malformed_http_is_a_json_400_counted_in_metrics(server: Server, data: b
         raw = closed_within(sock, 10)
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, raw
-    assert json.loads(body)["error_type"] == "http"
+    answer = json.loads(body)
+    assert answer["error_type"] == "http" and answer["error"].startswith("malformed HTTP request: ")
     after = server.metrics()
     assert grew(before, after, 'clf_errors_total{error_type="http"}') == 1
     assert grew(before, after, 'clf_requests_total{route="other",status="400"}') == 1
@@ -242,3 +246,11 @@ def test_info_reports_the_limits(server: Server) -> None:
     assert status == 200
     assert (info["header_timeout_s"], info["body_timeout_s"]) == (HEADER_TIMEOUT, BODY_TIMEOUT)
     assert (info["max_header_bytes"], info["max_headers"]) == (4096, 20)
+
+
+def test_an_upgrade_request_is_answered_as_plain_http(server: Server) -> None:
+    data = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    with server.raw(data) as sock:
+        status, body = answer_within(sock, 10)
+    assert (status, body) == (200, {"status": "ok"})
+    assert "WebSocket" not in server.stderr() and "Invalid HTTP" not in server.stderr()

@@ -58,10 +58,20 @@ def protocol_class(limits: HeaderLimits, metrics: Metrics) -> type[HttpToolsProt
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            # uvicorn's own, but a parser error keeps its reason for the answer and is not logged
+            # (a client could fill the log), and an upgrade clf does not serve is plain HTTP, silently.
+            self._unset_keepalive_if_required()
             if self._awaiting_headers:
                 self._arm_header_timer()
                 self._header_bytes += len(data)
-            super().data_received(data)
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                pass  # no WebSocket here: the request is answered as plain HTTP
+            except httptools.HttpParserError as exc:
+                reason = str(exc.__context__ or exc) if self._refusal is None else ""
+                self._refuse(*(self._refusal or (400, "http", f"malformed HTTP request: {reason}")))
+                return
             if self._awaiting_headers and self._header_bytes > limits.max_bytes and self.parser is not None:
                 self._refuse(*_too_large(f"more than {limits.max_bytes} bytes"))
 
@@ -99,9 +109,8 @@ def protocol_class(limits: HeaderLimits, metrics: Metrics) -> type[HttpToolsProt
 
         # --- refusals -------------------------------------------------------------------------
 
-        def send_400_response(self, msg: str) -> None:  # uvicorn: the parser failed
-            status, kind, message = self._refusal or (400, "http", "malformed HTTP request: " + msg)
-            self._refuse(status, kind, message)
+        def send_400_response(self, msg: str) -> None:  # uvicorn's other callers, if any
+            self._refuse(*(self._refusal or (400, "http", "malformed HTTP request: " + msg)))
 
         def _refuse(self, status: int, kind: str, message: str) -> None:
             self._disarm_header_timer()
