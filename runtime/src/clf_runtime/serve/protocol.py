@@ -53,6 +53,9 @@ def protocol_class(limits: HeaderLimits, metrics: Metrics) -> type[HttpToolsProt
             self._awaiting_headers = True
             self._arm_header_timer()  # a connection that never sends a byte is timed too
 
+        def _should_upgrade(self) -> bool:
+            return False  # clf-serve serves no WebSocket, even where a WebSocket library is installed
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_header_timer()
             super().connection_lost(exc)
@@ -69,8 +72,9 @@ def protocol_class(limits: HeaderLimits, metrics: Metrics) -> type[HttpToolsProt
             except httptools.HttpParserUpgrade:
                 pass  # no WebSocket here: the request is answered as plain HTTP
             except httptools.HttpParserError as exc:
-                reason = str(exc.__context__ or exc) if self._refusal is None else ""
-                self._refuse(*(self._refusal or (400, "http", f"malformed HTTP request: {reason}")))
+                # A callback's own exception is the context of the parser's: say what the parser saw.
+                reason = f"malformed HTTP request: {exc.__context__ or exc}"
+                self._refuse(*(self._refusal or (400, "http", reason)))
                 return
             if self._awaiting_headers and self._header_bytes > limits.max_bytes and self.parser is not None:
                 self._refuse(*_too_large(f"more than {limits.max_bytes} bytes"))
@@ -167,4 +171,4 @@ def _too_large(what: str) -> tuple[int, str, str]:
     return 431, "headers_too_large", f"the request's header block has {what} (limit reached): send fewer"
 
 
-__all__ = ["HeaderLimits", "httptools", "protocol_class"]
+__all__ = ["HeaderLimits", "protocol_class"]
