@@ -193,11 +193,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-wait-ms", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument(
+        "--slow-clients",
+        action="store_true",
+        help="instead: the server's default limits under stalled and honest slow clients (slow_clients())",
+    )
+    parser.add_argument("--stalled", type=int, default=600, help="--slow-clients: stalled connections")
+    parser.add_argument("--slow-rate-kib", type=float, default=8.0, help="--slow-clients: upload KiB/s")
+    parser.add_argument("--slow-body-kib", type=int, default=256, help="--slow-clients: body size")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    if args.slow_clients:
+        slow_clients(args)
+        return
     clients = [int(c) for c in args.clients.split(",")]
 
     from clf_runtime import TextClassifier
@@ -325,6 +336,118 @@ def print_comparisons(
 def clf_desc(model: Path) -> str:
     manifest = json.loads((model / "clf.json").read_text())
     return f"{manifest['task']}, {len(manifest['labels'])} labels, max length {manifest['max_length']}"
+
+
+# --- slow, stalled and honest slow clients against the default limits --------------------------------
+
+
+def stall(port: int, n: int) -> list:  # type: ignore[type-arg]
+    """n connections that send a request's headers and one byte of its body, then nothing."""
+    import socket
+
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: 30\r\n\r\n{"
+    socks = []
+    for _ in range(n):
+        sock = socket.create_connection((HOST, port), timeout=120)
+        sock.sendall(head)
+        socks.append(sock)
+    return socks
+
+
+def answered_after(socks: list, start: float) -> dict:  # type: ignore[type-arg]
+    """When (seconds after start) and with what status the server answered each stalled connection."""
+    statuses: dict[str, int] = {}
+    last = 0.0
+    for sock in socks:
+        try:
+            data = sock.recv(4096)
+        except OSError:
+            data = b""
+        status = data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "closed"
+        statuses[status] = statuses.get(status, 0) + 1
+        last = max(last, time.perf_counter() - start)
+        sock.close()
+    return {"statuses": statuses, "last_s": last}
+
+
+def slow_upload(port: int, body: bytes, rate: float) -> tuple[int, float]:
+    """(status, seconds) of one request whose headers and body are sent at `rate` bytes/s."""
+    import socket
+
+    data = (
+        f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    start = time.perf_counter()
+    with socket.create_connection((HOST, port), timeout=300) as sock:
+        piece = max(1, int(rate / 8))  # 8 sends a second
+        for i in range(0, len(data), piece):
+            sock.sendall(data[i : i + piece])
+            time.sleep(max(0.0, start + (i + piece) / rate - time.perf_counter()))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]), time.perf_counter() - start
+
+
+def slow_clients(args: argparse.Namespace) -> None:
+    """The default --header-timeout, --body-timeout and --max-concurrent against clients that stall
+    and clients that are only slow: honest fast clients' throughput and errors alone and beside
+    `--stalled` stalled uploads, when the stalled ones are answered, and whether honest uploads at
+    `--slow-rate-kib` get their answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clf_runtime.serve.config import ServeConfig
+
+    defaults = ServeConfig(model=args.model)
+    extra = ["--threads", str(args.threads)] if args.threads else []
+    server = Server(args.model, *extra)
+    try:
+        load(server.port, SHORT, 4, 1.0)  # warm-up
+        alone = summary_of(load(server.port, SHORT, 8, args.duration))
+        start = time.perf_counter()
+        socks = stall(server.port, args.stalled)
+        beside = summary_of(load(server.port, SHORT, 8, args.duration))
+        per_text = args.slow_body_kib * 1024 // 64  # 64 texts fill the body
+        body = json.dumps({"inputs": [(" ".join(WORDS) + " ") * (per_text // 180)] * 64}).encode()
+        rate = args.slow_rate_kib * 1024
+        with ThreadPoolExecutor(8) as pool:
+            uploads = list(pool.map(lambda _: slow_upload(server.port, body, rate), range(8)))
+        stalled = answered_after(socks, start)
+    finally:
+        server.stop()
+    print(
+        f"model: {args.model} ({clf_desc(args.model)}), {os.cpu_count()} CPUs; defaults: "
+        f"--header-timeout {defaults.header_timeout_s:g} s, --body-timeout {defaults.body_timeout_s:g} s, "
+        f"--max-concurrent {defaults.max_concurrent}\n"
+    )
+    print("| honest clients (8, short texts, keep-alive) | texts/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|")
+    for name, r in (("alone", alone), (f"beside {args.stalled} stalled uploads", beside)):
+        print(f"| {name} | {r['texts_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    print(
+        f"\n{args.stalled} stalled uploads (headers and 1 byte of body): answered {stalled['statuses']}, "
+        f"the last {stalled['last_s']:.1f} s after they stalled"
+    )
+    statuses = sorted({s for s, _ in uploads})
+    print(
+        f"8 honest uploads of {len(body) / 1024:.0f} KiB (64 long texts) at "
+        f"{args.slow_rate_kib:g} KiB/s each: statuses {statuses}, "
+        f"{min(t for _, t in uploads):.1f}-{max(t for _, t in uploads):.1f} s each"
+    )
+
+
+def summary_of(run: dict) -> dict:
+    from clf_runtime.timing import percentile
+
+    done = run["latencies"]
+    return {
+        "texts_per_s": len(done) / run["seconds"],
+        "p50_ms": 1000 * percentile(done, 50) if done else float("nan"),
+        "p99_ms": 1000 * percentile(done, 99) if done else float("nan"),
+        "errors": run["errors"],
+    }
 
 
 if __name__ == "__main__":

@@ -216,3 +216,32 @@ def test_no_calibration_on_few_validation_rows_and_bounded_temperature() -> None
     many = np.tile(separated, (MIN_ROWS, 1))
     t = fit(many, np.tile(np.array([0, 1] * 10), MIN_ROWS), "single_label").temperature
     assert 0.2499 < t < 1.0  # perfectly separated rows push T down, but not below its bound (1/4)
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta"])  # WordPiece, and byte-level BPE
+@pytest.mark.parametrize("strategy", ["truncate", "head-tail", "windows"])
+def test_training_texts_are_cut_to_what_the_model_reads(
+    tiny_models, arch: str, strategy: str, monkeypatch
+) -> None:
+    from transformers import AutoTokenizer
+
+    from clf_runtime.long_text import LongText, LongTextEncoder
+    from clf_train.long_text import encode_split
+
+    tok = AutoTokenizer.from_pretrained(tiny_models[arch])
+    rng = random.Random(5)
+    words = [*tiny.WORDS, "naïve", "中文", "🙂", "!!", "unbelievably"]
+    texts = [
+        " ".join(rng.choice(words) for _ in range(20_000)),
+        "  \n ".join(rng.choice(words) for _ in range(20_000)),
+        " " * 5000 + " ".join(rng.choice(words) for _ in range(5_000)) + "\t" * 5000,
+        "short text",
+    ]
+    config = LongText(strategy, max_windows=3)
+    cut = encode_split(tok, texts, None, 16, config)
+    assert cut.too_long == 3 and len(cut.encodings) <= 3 * 3 + 1  # windows: at most 3 rows per text
+    if strategy == "windows":
+        return  # past 16 x 3 windows, windows are spread over the start and the end (README)
+    monkeypatch.setattr(LongTextEncoder, "cut", lambda self, value: value)
+    whole = encode_split(tok, texts, None, 16, config)
+    assert [e.ids for e in cut.encodings] == [e.ids for e in whole.encodings]

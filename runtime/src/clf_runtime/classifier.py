@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import re
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -39,6 +40,7 @@ from clf_runtime.long_text import (
     EncoderCache,
     LongText,
     aggregate,
+    is_long,
     pad_batch,
     window_truncation,
 )
@@ -312,33 +314,50 @@ class TextClassifier:
         return aggregate(out, encoded.starts, config.aggregate)
 
     def _check_inputs(self, texts: TextInput | Sequence[TextInput]) -> list[TextInput]:
+        """The inputs as a list of str (or of (str, str) pairs); InputError naming the position and
+        type of anything else, and of text that is not valid Unicode."""
         if isinstance(texts, str) or (isinstance(texts, tuple) and self.text_pair):
-            items: list[TextInput] = [texts]  # one input given bare
+            items: list = [texts]  # one input given bare
         else:
-            items = list(texts)
+            items = _as_list(texts, self.text_pair)
         for i, item in enumerate(items):
             if self.text_pair:
                 if not (isinstance(item, tuple | list) and len(item) == 2):
-                    raise InputError(f"input {i}: this model classifies text pairs; pass (a, b) tuples")
-                if not (isinstance(item[0], str) and isinstance(item[1], str)):
-                    raise InputError(f"input {i}: both parts of a pair must be str")
+                    raise InputError(
+                        f"input {i} is {_kind(item)}: this model classifies text pairs; pass (a, b) tuples"
+                    )
+                for side, part in enumerate(item):
+                    _check_text(part, f"input {i}, part {side}", "both parts of a pair must be str")
                 items[i] = (item[0], item[1])
-            elif not isinstance(item, str):
-                raise InputError(
-                    f"input {i} is {type(item).__name__}, expected str"
-                    + (" (this model takes single texts, not pairs)" if isinstance(item, tuple) else "")
+            else:
+                _check_text(
+                    item,
+                    f"input {i}",
+                    "this model takes single texts, not pairs" if isinstance(item, tuple) else "",
                 )
         return items
 
     def model_inputs(self, texts: TextInput | Sequence[TextInput]) -> dict[str, np.ndarray]:
-        """The padded int64 arrays the ONNX graph declares, for `texts` as one batch.
+        """The padded int64 arrays the ONNX graph declares, for `texts` as one batch (truncated).
 
         For callers that drive the session themselves (calibration, benchmarks of the bare session).
         """
-        items = self._check_inputs(texts)
         with _tokenizer_errors():
-            encodings = self.tokenizer.encode_batch(items)
+            encodings = self.tokenizer.encode_batch(self._truncated(texts))
         return self._feed(encodings)
+
+    def longer_than_max(self, texts: TextInput | Sequence[TextInput]) -> list[int]:
+        """Positions of the inputs longer than max_length tokens (a pair: both parts together)."""
+        with _tokenizer_errors():
+            encodings = self.tokenizer.encode_batch(self._truncated(texts))
+        return [i for i, e in enumerate(encodings) if is_long(e, self.manifest.max_length)]
+
+    def _truncated(self, texts: TextInput | Sequence[TextInput]) -> list[TextInput]:
+        """The checked inputs, each cut to what truncation reads (memory stays bounded)."""
+        items = self._check_inputs(texts)
+        truncate = parse_long_text("truncate", self.manifest.long_text)
+        with _tokenizer_errors():
+            return self._encoders.get(truncate).cut_items(items)
 
     def _feed(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
         """The batch as int64 arrays, padded to its longest input with the tokenizer's settings."""
@@ -355,6 +374,53 @@ class TextClassifier:
                 f"onnxruntime failed on a batch of {len(encodings)} inputs "
                 f"(longest {max(len(e.ids) for e in encodings)} tokens): {one_line(exc)}"
             ) from None
+
+
+# A lone UTF-16 surrogate (U+D800-U+DFFF) is a str but no valid Unicode: the tokenizer fails on it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HINT = {
+    bytes: "decode it first, e.g. .decode('utf-8')",
+    bytearray: "decode it first, e.g. .decode('utf-8')",
+    type(None): "pass a str, or leave such rows out",
+}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.ndim}-d numpy array of {value.dtype}"
+    return type(value).__name__
+
+
+def _as_list(texts: object, text_pair: bool) -> list:
+    """`texts` (an iterable of inputs) as a list; InputError for one text given in another type."""
+    one = "a str" + (" or a (str, str) pair" if text_pair else "")
+    if isinstance(texts, bytes | bytearray | memoryview) or texts is None:
+        hint = _HINT.get(type(texts), "decode it first")
+        raise InputError(f"texts is {_kind(texts)}, expected {one} or a list of them: {hint}")
+    if isinstance(texts, np.ndarray) and texts.ndim == 0:
+        raise InputError(f"texts is {_kind(texts)}, expected {one} or a list of them: pass arr.item()")
+    if isinstance(texts, Mapping):
+        raise InputError(f"texts is a {type(texts).__name__}: pass a list of its values (or keys)")
+    if isinstance(texts, set | frozenset):
+        raise InputError(f"texts is a {type(texts).__name__}, which has no order: pass a list")
+    try:
+        return list(texts)  # type: ignore[call-overload]
+    except TypeError:
+        raise InputError(f"texts is {_kind(texts)}, expected {one} or a list of them") from None
+
+
+def _check_text(value: object, where: str, hint: str) -> None:
+    if not isinstance(value, str):
+        extra = hint or _HINT.get(type(value), "")
+        raise InputError(f"{where} is {_kind(value)}, expected str" + (f" ({extra})" if extra else ""))
+    if not value.isascii():
+        found = _SURROGATE.search(value)
+        if found:
+            raise InputError(
+                f"{where} is not valid Unicode: a lone surrogate U+{ord(found.group()):04X} at "
+                f"character {found.start()} (text decoded with errors='surrogateescape' or "
+                "'surrogatepass'?): decode it with errors='replace'"
+            )
 
 
 def _read_tokenizer(root: Path, manifest: Manifest, folder: Path, verify: bool) -> Tokenizer:

@@ -141,7 +141,7 @@ def _spread(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
-def _is_long(e: Encoding, max_length: int) -> bool:
+def is_long(e: Encoding, max_length: int) -> bool:
     # `overflowing` builds Python objects: look only when the input is at the limit.
     return len(e) >= max_length and bool(e.overflowing)
 
@@ -160,11 +160,51 @@ def window_truncation(max_length: int, stride: int | None) -> dict[str, Any]:
     }
 
 
+#: Texts are cut to what the strategy reads before they are tokenized in full: tokenizing a 4 MB
+#: text whole took about 1 GB (every overflowing window is an Encoding with its own copies), for a
+#: model that reads max_length tokens of it. A text longer than need x CUT_FIRST_CHARS characters
+#: (need: the tokens the strategy reads from its start, and from its end) has that many characters
+#: tokenized alone; if they hold `need` tokens that end at least two words before the cut, the cut
+#: cannot change them, and the text is cut there. If not (long whitespace runs, words the tokenizer
+#: drops), the span grows 4x at a time, and stops at max_length x CUT_MAX_CHARS characters (times
+#: max_windows under windows), kept unchecked: only a text with more than 1,000 characters per token
+#: there (runs of whitespace or of characters the tokenizer drops, or one endless word) can read
+#: differently.
+CUT_FIRST_CHARS = 16
+CUT_MAX_CHARS = 1024
+#: windows: a text of up to this many times max_windows windows is kept whole, so its max_windows
+#: windows are spread over all of it, exactly as without the cut (MiniLM, max length 128, 8 windows:
+#: about 12,000 tokens, 50,000 characters of English). Past that, its start and its end are kept,
+#: each holding as many windows.
+WINDOWS_KEPT_WHOLE = 16
+
+
+def _safe_tokens(word_ids: list[int | None], from_end: bool) -> int:
+    """Tokens of a piece of text that no cut at its far end can change: all but its last two words
+    (from its start), or all but its first two (when the piece is a text's end)."""
+    words = [w for w in word_ids if w is not None]
+    if not words:
+        return 0
+    if from_end:
+        first = words[0]
+        return sum(1 for w in words if w > first + 1)
+    last = words[-1]
+    return sum(1 for w in words if w < last - 1)
+
+
 class LongTextEncoder:
     """Turns texts into model inputs under one LongText setting. Thread-safe.
 
     `tokenizer` must already truncate at max_length (the artifact's tokenizer.json does); it is
     cloned, never changed, for the settings that need other truncation parameters.
+
+    Each text is first cut to what the setting reads (see CUT_FIRST_CHARS): truncate keeps the
+    start, head-tail the start and the end, each holding the tokens the model reads, so the model
+    inputs are the same as for the whole text. windows keeps a text whole while it has at most
+    WINDOWS_KEPT_WHOLE x `max_windows` windows (the same windows are read); a longer one keeps its
+    start and its end, each holding that many windows, and its windows are spread over those two
+    parts (the first window stays the text's own, the last one ends where the text ends) instead
+    of the whole text.
     """
 
     def __init__(self, tokenizer: Tokenizer, max_length: int, config: LongText, text_pair: bool = False):
@@ -180,6 +220,9 @@ class LongTextEncoder:
         self.config = config.resolve(max_length, tokenizer.num_special_tokens_to_add(text_pair))
         self._windows: Tokenizer | None = None
         self._raw: Tokenizer | None = None
+        self._raw_lock = threading.Lock()
+        specials = tokenizer.num_special_tokens_to_add(text_pair)
+        self._head_need, self._tail_need, self._most = self._needs(specials)
         if self.config.strategy == "windows":
             if tokenizer.padding is None and tokenizer.truncation == window_truncation(
                 max_length, self.config.stride
@@ -190,20 +233,88 @@ class LongTextEncoder:
                 self._windows.no_padding()
                 self._windows.enable_truncation(max_length=max_length, stride=self.config.stride)
         elif self.config.strategy == "head-tail":
-            self._raw = Tokenizer.from_str(tokenizer.to_str())
-            self._raw.no_padding()
-            self._raw.no_truncation()
+            self._raw_tokenizer()
+
+    def _needs(self, specials: int) -> tuple[int, int, int]:
+        """(tokens read from a text's start, tokens read from its end, at most how many characters of
+        each are kept) under this setting."""
+        config, budget = self.config, self.max_length - specials
+        assert config.head is not None and config.stride is not None
+        most = self.max_length * CUT_MAX_CHARS
+        if config.strategy == "head-tail":  # _head_tail looks one token past each part
+            return config.head + 1, budget - config.head + 1, most
+        if config.strategy == "windows":  # one more than WINDOWS_KEPT_WHOLE x max_windows windows hold
+            windows = config.max_windows * WINDOWS_KEPT_WHOLE
+            whole = budget + (windows - 1) * (budget - config.stride) + 1
+            return whole, whole, most * config.max_windows
+        return self.max_length, 0, most  # past max_length: the text overflows, and is counted as long
+
+    def _raw_tokenizer(self) -> Tokenizer:
+        """A copy of the tokenizer without truncation, padding or special tokens' effect on words."""
+        from tokenizers import Tokenizer
+
+        if self._raw is None:
+            with self._raw_lock:
+                if self._raw is None:
+                    raw = Tokenizer.from_str(self.tokenizer.to_str())
+                    raw.no_padding()
+                    raw.no_truncation()
+                    self._raw = raw
+        return self._raw
+
+    def _span(self, text: str, need: int, from_end: bool) -> int | None:
+        """How many characters from the start (or end) of `text` hold the `need` tokens the model
+        reads there, beyond the reach of a cut; None: keep the whole text."""
+        most = self._most
+        chars = min(need * CUT_FIRST_CHARS, most)
+        while chars < len(text):
+            if chars >= most:
+                return most
+            piece = text[-chars:] if from_end else text[:chars]
+            encoding = self._raw_tokenizer().encode(piece, add_special_tokens=False)
+            if _safe_tokens(encoding.word_ids, from_end) >= need:
+                return chars
+            chars *= 4
+        return None
+
+    def cut(self, text: str) -> str:
+        """`text`, or its parts this setting reads when it is longer (see the class docstring)."""
+        head_need, tail_need = self._head_need, self._tail_need
+        if len(text) <= (head_need + tail_need) * CUT_FIRST_CHARS:
+            return text
+        head = self._span(text, head_need, from_end=False)
+        if head is None:
+            return text
+        if not tail_need:
+            return text[:head]
+        tail = self._span(text, tail_need, from_end=True)
+        if tail is None or head + tail >= len(text):
+            return text
+        return text[:head] + "\n" + text[-tail:]
+
+    def cut_items(self, items: Sequence[TextItem]) -> list[TextItem]:
+        """`items` with every text (each part of a pair) cut to what this setting reads."""
+        limit = (self._head_need + self._tail_need) * CUT_FIRST_CHARS
+        out = list(items)
+        for i, item in enumerate(out):
+            if isinstance(item, str):
+                if len(item) > limit:
+                    out[i] = self.cut(item)
+            elif len(item[0]) > limit or len(item[1]) > limit:
+                out[i] = (self.cut(item[0]), self.cut(item[1]))
+        return out
 
     def encode(self, items: Sequence[TextItem]) -> Encoded:
         if not items:
             return Encoded([], np.zeros(1, dtype=np.int64), 0)
+        items = self.cut_items(items)
         tok = self._windows or self.tokenizer
         if len(items) == 1:  # encode() skips the thread pool that encode_batch() dispatches to
             item = items[0]
             encodings = [tok.encode(item) if isinstance(item, str) else tok.encode(*item)]
         else:
             encodings = tok.encode_batch(list(items))
-        long = [i for i, e in enumerate(encodings) if _is_long(e, self.max_length)]
+        long = [i for i, e in enumerate(encodings) if is_long(e, self.max_length)]
         strategy = self.config.strategy
         if strategy == "truncate" or not long:
             return Encoded(encodings, np.arange(len(items) + 1, dtype=np.int64), len(long))

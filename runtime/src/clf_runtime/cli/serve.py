@@ -58,6 +58,34 @@ D = ServeConfig(model=Path("."))  # the defaults shown by --help
     show_default=True,
     help="/predict requests answered at once; more get 429.",
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=D.header_timeout_s,
+    show_default=True,
+    help="Seconds a request's headers may take to arrive (408 after).",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=D.body_timeout_s,
+    show_default=True,
+    help="Seconds a request's body may take to arrive after its headers (408 after).",
+)
+@click.option(
+    "--max-header-bytes",
+    type=click.IntRange(min=256),
+    default=D.max_header_bytes,
+    show_default=True,
+    help="Refuse larger request lines + headers (431).",
+)
+@click.option(
+    "--max-headers",
+    type=click.IntRange(min=1),
+    default=D.max_headers,
+    show_default=True,
+    help="Refuse requests with more header lines (431).",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
     "--min-score",
@@ -102,6 +130,10 @@ def main(
     max_inputs: int,
     max_body_bytes: int,
     max_concurrent: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_header_bytes: int,
+    max_headers: int,
     threads: int | None,
     min_score: float,
     provider: str,
@@ -122,6 +154,10 @@ def main(
         max_inputs=max_inputs,
         max_body_bytes=max_body_bytes,
         max_concurrent=max_concurrent,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        max_header_bytes=max_header_bytes,
+        max_headers=max_headers,
         threads=threads,
         min_score=min_score,
         provider=provider,

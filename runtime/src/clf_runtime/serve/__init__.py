@@ -13,7 +13,8 @@ from clf_runtime.errors import ClfError
 from clf_runtime.serve.config import ServeConfig
 
 #: The packages the `serve` extra brings, by import name.
-EXTRA_MODULES = ("starlette", "uvicorn", "prometheus_client")  # httptools is optional to uvicorn
+# httptools: clf-serve's limits on headers live in a subclass of uvicorn's httptools protocol.
+EXTRA_MODULES = ("starlette", "uvicorn", "httptools", "prometheus_client")
 INSTALL_HINT = "pip install 'clf-runtime[serve]'"
 
 

@@ -35,14 +35,22 @@ from clf_runtime.serve.schema import PredictRequest, RequestError, answer, decod
 from clf_runtime.serve.tokens import Tokens, parse_decode, parse_tokenize
 
 log = logging.getLogger("clf_runtime.serve")
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
+
+
+#: Refusals sent before the whole body was read: the connection is closed after the answer, so the
+#: rest of the body is not read for nothing.
+CLOSE_AFTER = ("body_timeout", "payload_too_large")
 
 
 def _error(exc: RequestError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status)
+    headers = {"connection": "close"} if exc.error_type in CLOSE_AFTER else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to pass `limit` bytes."""
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it is known to pass `limit` bytes, and with 408
+    when it has not all arrived `timeout_s` after the headers (None: no deadline)."""
 
     def too_large(size: str) -> RequestError:
         return RequestError(
@@ -54,14 +62,35 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(declared)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(f"more than {limit}")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def chunks() -> bytes:
+        parts = []
+        size = 0
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large(f"more than {limit}")
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    if timeout_s is None:
+        return await chunks()
+    try:
+        if _timeout is not None:  # Python 3.11+: a deadline without a task of its own
+            async with _timeout(timeout_s):
+                return await chunks()
+        return await asyncio.wait_for(chunks(), timeout_s)
+    except asyncio.TimeoutError:
+        raise RequestError(
+            408,
+            "body_timeout",
+            f"the request body did not all arrive within {timeout_s:g} s of its headers (--body-timeout)",
+        ) from None
 
 
 def _classifier_fn(clf: TextClassifier, max_batch: int):  # type: ignore[no-untyped-def]
@@ -82,10 +111,8 @@ def _classifier_fn(clf: TextClassifier, max_batch: int):  # type: ignore[no-unty
 
 def _first_truncated(clf: TextClassifier, items: list[TextInput]) -> int | None:
     """Index of the first input longer than the model's max_length, or None."""
-    for i, encoding in enumerate(clf.tokenizer.encode_batch(items)):
-        if encoding.overflowing:
-            return i
-    return None
+    found = clf.longer_than_max(items)
+    return found[0] if found else None
 
 
 def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, Any]:
@@ -114,6 +141,10 @@ def info(clf: TextClassifier, config: ServeConfig, version: str) -> dict[str, An
         "max_wait_ms": config.max_wait_ms,
         "max_inputs": config.max_inputs,
         "max_body_bytes": config.max_body_bytes,
+        "header_timeout_s": config.header_timeout_s,
+        "body_timeout_s": config.body_timeout_s,
+        "max_header_bytes": config.max_header_bytes,
+        "max_headers": config.max_headers,
         "min_score": config.min_score,
     }
 
@@ -165,15 +196,19 @@ class _Service:
     async def predict(self, request: Request) -> Response:
         """POST /predict, / and /invocations."""
         metrics, batcher = self.metrics, self.batcher
-        if self.active >= self.config.max_concurrent:
-            return self._overloaded()
         start = time.perf_counter()
-        self.active += 1
         metrics.in_flight.inc()
         batcher.expect()
         submitted = False
+        holds_slot = False
         try:
             req = await self._checked(request)
+            # The --max-concurrent slot is taken once the body is read and checked, so clients that
+            # upload slowly (or stall until --body-timeout) never keep others from the model.
+            if self.active >= self.config.max_concurrent:
+                raise self._overloaded()
+            self.active += 1
+            holds_slot = True
             metrics.queued.set(batcher.queued + len(req.inputs))
             submitted = True  # submit() takes the request off the batcher's expected count
             response = await self._answer(req)
@@ -189,7 +224,8 @@ class _Service:
         finally:
             if not submitted:
                 batcher.give_up()
-            self.active -= 1
+            if holds_slot:
+                self.active -= 1
             metrics.in_flight.dec()
             metrics.queued.set(batcher.queued)
         metrics.requests.labels(request.url.path, str(response.status_code)).inc()
@@ -204,19 +240,16 @@ class _Service:
         self.metrics.inputs.inc(len(answers))
         return JSONResponse(answers if req.batched else answers[0])
 
-    def _overloaded(self) -> Response:
-        exc = RequestError(
+    def _overloaded(self) -> RequestError:
+        return RequestError(
             429,
             "overloaded",
             f"{self.config.max_concurrent} requests are being answered (--max-concurrent): retry later",
         )
-        self.metrics.errors.labels(exc.error_type).inc()
-        self.metrics.requests.labels("/predict", "429").inc()
-        return _error(exc)
 
     async def _checked(self, request: Request) -> PredictRequest:
         clf, config = self.clf, self.config
-        body = await read_body(request, config.max_body_bytes)
+        body = await read_body(request, config.max_body_bytes, config.body_timeout_s)
         req = parse_predict(decode_json(body), clf.text_pair, config.max_inputs)
         if not req.truncate:
             loop = asyncio.get_running_loop()
@@ -255,7 +288,8 @@ class _Service:
     async def _tokens(self, route: str, request: Request, work: Callable[[Any], Any]) -> Response:
         """Check a /tokenize or /decode body, then run the tokenizer off the event loop."""
         try:
-            payload = decode_json(await read_body(request, self.config.max_body_bytes))
+            body = await read_body(request, self.config.max_body_bytes, self.config.body_timeout_s)
+            payload = decode_json(body)
             loop = asyncio.get_running_loop()
             response = JSONResponse(await loop.run_in_executor(None, work, payload))
         except RequestError as exc:

@@ -25,3 +25,11 @@ class ServeConfig:
     provider: str = "auto"
     precision: str | None = None  # override the variant the manifest picks for the provider
     graceful_timeout_s: float = 30.0  # on SIGTERM, how long in-flight requests may still take
+    # Slow and stalled clients (README, "Slow clients"): a request's headers must arrive within
+    # header_timeout_s of its first byte (or of the connection's start), its body within
+    # body_timeout_s of its headers. 60 s lets a full 2 MB body through at 33 KB/s (a 0.27 Mbit/s
+    # link); benchmarks/serve_bench.py --slow-clients measures honest slow clients against them.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_header_bytes: int = 32 * 1024  # request line and headers; h11's default is 16 KiB, nginx's 8-32
+    max_headers: int = 100  # header lines per request, as Python's http.client

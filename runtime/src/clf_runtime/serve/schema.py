@@ -39,6 +39,8 @@ class RequestError(Exception):
     """A request the server refuses: HTTP status, a machine-readable type and a message."""
 
     def __init__(self, status: int, error_type: str, message: str) -> None:
+        # A message quoting the request must still encode as UTF-8 (lone surrogates escaped).
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status = status
         self.error_type = error_type
@@ -86,7 +88,8 @@ class Body:
         names = [f.name for f in self.fields]
         unknown = sorted(set(payload) - set(names) - set(self.tolerated))
         if unknown:
-            raise _invalid(f"unknown field(s) {', '.join(unknown)}; accepted: {', '.join(names)}")
+            shown = ", ".join(json.dumps(name) for name in unknown)  # a name may hold a lone surrogate
+            raise _invalid(f"unknown field(s) {shown}; accepted: {', '.join(names)}")
         values = {}
         for f in self.fields:
             if f.name not in payload:
@@ -276,6 +279,8 @@ def decode_json(body: bytes) -> Any:
         raise RequestError(400, "json", f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise RequestError(400, "json", "request body nests JSON too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (Python's int_max_str_digits)
+        raise RequestError(400, "json", f"request body is not usable JSON: {exc}") from None
 
 
 def text(value: Any, where: str) -> str:

@@ -12,6 +12,7 @@ from clf_runtime.errors import InputError
 from clf_runtime.serve.app import create_app
 from clf_runtime.serve.auth import exposed
 from clf_runtime.serve.config import ServeConfig
+from clf_runtime.serve.protocol import HeaderLimits, protocol_class
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -50,6 +51,10 @@ def run(config: ServeConfig) -> None:
     server = uvicorn.Server(
         uvicorn.Config(
             app,
+            http=protocol_class(
+                HeaderLimits(config.header_timeout_s, config.max_header_bytes, config.max_headers),
+                app.state.metrics,
+            ),
             log_level="warning",
             access_log=False,
             server_header=False,
