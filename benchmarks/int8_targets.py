@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from batch_dependence import read, score, speed
 
+from clf_export.manifest import write_manifest
 from clf_runtime import TextClassifier
-from clf_runtime.artifact import write_manifest
 from clf_runtime.cpu import this_cpu
 from clf_runtime.trust import load_manifest
 

@@ -7,20 +7,19 @@ An artifact is a folder:
     model.onnx        fp32 graph
     model.int8.onnx   optional precision variants (int8, fp16, an unfused fp32 graph for CoreML)
 
-`clf-export` writes it with `write_manifest`; the runtime reads it with `clf_runtime.trust`'s
-`load_manifest` and `verify_files` (this module holds the format, that one the reading of files), and
-reads nothing else. Loading checks the format version and each file's size and
-sha256, so a missing, truncated or tampered file fails with a message instead of odd predictions.
+`clf-export` writes it (`clf_export.manifest.write_manifest`); the runtime reads it with
+`clf_runtime.trust`'s `load_manifest` and `verify_files` (this module holds the format and its one
+validator, those the files), and reads nothing else. Loading checks the format version and each
+file's size and sha256, so a missing, truncated or tampered file fails with a message instead of odd
+predictions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from clf_runtime.calibration import Calibration
@@ -120,37 +119,6 @@ class Manifest:
     def validate(self, where: str = MANIFEST_NAME) -> None:
         """Check a manifest built in Python (e.g. by clf-export) with the same rules as a loaded one."""
         validate_manifest(self.to_json(), where)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_manifest(folder: Path, manifest: Manifest) -> Manifest:
-    """Checksum every file the manifest names and write clf.json into `folder`.
-
-    Returns the manifest with its `files` filled in. The manifest is validated with the same rules
-    the runtime applies when loading, so an exporter cannot write one the runtime would refuse.
-    """
-    folder = Path(folder)
-    # Files the manifest already lists (e.g. ONNX external data) are checksummed again too.
-    names = list(dict.fromkeys([TOKENIZER_NAME, *(v.file for v in manifest.variants), *manifest.files]))
-    files: dict[str, FileEntry] = {}
-    for name in names:
-        check_file_name(name, "cannot write the manifest")
-        path = folder / name
-        if not path.is_file():
-            raise ArtifactError(f"cannot write the manifest: {path} does not exist")
-        files[name] = FileEntry(sha256=sha256_file(path), bytes=path.stat().st_size)
-    complete = Manifest(**{**manifest.__dict__, "files": files})
-    text = json.dumps(complete.to_json(), indent=2, sort_keys=False)
-    complete = validate_manifest(json.loads(text), "the manifest to write")
-    (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
-    return complete
 
 
 def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> Manifest:

@@ -8,6 +8,8 @@ The artifact's clf.json is written once, at the end, by `write_final`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from dataclasses import replace
@@ -16,7 +18,16 @@ from typing import Any
 
 from clf_export.source import SourceModel
 from clf_runtime import TextClassifier, __version__
-from clf_runtime.artifact import TOKENIZER_NAME, Manifest, Variant, write_manifest
+from clf_runtime.artifact import (
+    MANIFEST_NAME,
+    TOKENIZER_NAME,
+    FileEntry,
+    Manifest,
+    Variant,
+    check_file_name,
+    validate_manifest,
+)
+from clf_runtime.errors import ArtifactError
 
 #: The file each precision's graph has in the artifact folder.
 VARIANT_FILES = {
@@ -101,3 +112,34 @@ def write_final(
         base, variants=tuple(variants), provider_variants=pick, metrics=metrics, quantization=quantization
     )
     return write_manifest(folder, manifest)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> Manifest:
+    """Checksum every file the manifest names and write clf.json into `folder`.
+
+    Returns the manifest with its `files` filled in. The manifest is validated with the same rules
+    the runtime applies when loading, so an exporter cannot write one the runtime would refuse.
+    """
+    folder = Path(folder)
+    # Files the manifest already lists (e.g. ONNX external data) are checksummed again too.
+    names = list(dict.fromkeys([TOKENIZER_NAME, *(v.file for v in manifest.variants), *manifest.files]))
+    files: dict[str, FileEntry] = {}
+    for name in names:
+        check_file_name(name, "cannot write the manifest")
+        path = folder / name
+        if not path.is_file():
+            raise ArtifactError(f"cannot write the manifest: {path} does not exist")
+        files[name] = FileEntry(sha256=sha256_file(path), bytes=path.stat().st_size)
+    complete = Manifest(**{**manifest.__dict__, "files": files})
+    text = json.dumps(complete.to_json(), indent=2, sort_keys=False)
+    complete = validate_manifest(json.loads(text), "the manifest to write")
+    (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+    return complete
