@@ -296,7 +296,10 @@ def test_int8_search_keeps_the_sensitive_layer_in_fp32(tmp_path: Path, texts, mo
         return info
 
     monkeypatch.setattr(quantize, "quantize_int8", broken_layer_0)
-    result = export(cfg(model, tmp_path / "art", validation=val))
+    # 0.1: with layer 0 back in fp32 the rest, in portable 7-bit int8, still flips 3 of this tiny
+    # random model's 60 near-tied labels (measured: loses 0.05, mean |Δlogit| 0.031); the broken
+    # layer costs 0.27 and keeping layer 1 instead 0.27, so the search must still find layer 0.
+    result = export(cfg(model, tmp_path / "art", validation=val, max_accuracy_drop=0.1))
     assert not result.problems
     info = json.loads((tmp_path / "art" / "clf.json").read_text())["quantization"]["int8"]
     kept = info["fp32_nodes"]
@@ -571,3 +574,46 @@ def test_harmless_leftover_weights_do_not_stop_export(tmp_path: Path) -> None:
     from clf_export.source import read_source
 
     assert read_source(model).labels == ("negative", "neutral", "positive")
+
+
+def _run_with_cpu(folder: Path, texts_file: Path, flags: str):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from clf_runtime.cpu import OVERRIDE_ENV
+
+    code = "import sys; from clf_runtime.cli.run import main; sys.argv[0] = 'clf-run'; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, str(texts_file), "--model", str(folder)],
+        env={**__import__("os").environ, OVERRIDE_ENV: flags},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_int8_target_recorded_typed_and_checked_where_it_runs(tmp_path: Path, texts) -> None:
+    """The default (portable) runs quietly on any CPU; --target avx512_vnni warns on a CPU without
+    VNNI, in one line naming the fix, and is quiet on one with it."""
+    model = make_model(tmp_path / "hf", "bert", "single_label")
+    val = write_validation(tmp_path / "val.jsonl", model, texts, "single_label")
+    export(cfg(model, tmp_path / "portable", validation=val, max_accuracy_drop=0.5))
+    export(cfg(model, tmp_path / "vnni", validation=val, max_accuracy_drop=0.5, target="avx512_vnni"))
+    records = {
+        name: json.loads((tmp_path / name / "clf.json").read_text())["quantization"]["int8"]
+        for name in ("portable", "vnni")
+    }
+    assert records["portable"]["target"] == "portable" and records["portable"]["reduce_range"] is True
+    assert records["vnni"]["target"] == "avx512_vnni" and records["vnni"]["reduce_range"] is False
+    assert all(r["per_channel"] is True and r["weight_type"] == "QInt8" for r in records.values())
+    lines = tmp_path / "in.txt"
+    lines.write_text("\n".join(texts[:3]) + "\n", encoding="utf-8")
+    for flags in ("avx2", "avx2,avx512f,avx512bw", "avx2,avx512_vnni", "arm64"):
+        quiet = _run_with_cpu(tmp_path / "portable", lines, flags)
+        assert quiet.returncode == 0 and quiet.stderr == "", (flags, quiet.stderr)
+    for flags, warns in (("avx2", True), ("avx2,avx512f,avx512bw", True), ("avx2,avx_vnni", False)):
+        result = _run_with_cpu(tmp_path / "vnni", lines, flags)
+        assert result.returncode == 0, result.stderr
+        warned = result.stderr.splitlines()
+        assert len(warned) == (1 if warns else 0), (flags, warned)
+        assert not warns or ("clf-run: warning:" in warned[0] and "--target portable" in warned[0])

@@ -64,10 +64,21 @@ class ExportResult:
         return "\n".join(lines)
 
 
+def _target_note(q: dict[str, Any]) -> str:
+    """E.g. ", target portable (exact on every CPU)": the CPUs that compute the int8 graph exactly."""
+    from clf_runtime.cpu import Int8Arithmetic
+
+    arithmetic = Int8Arithmetic.of(q)
+    if arithmetic is None:
+        return ""
+    where = "every CPU" if arithmetic.portable else "CPUs with VNNI and ARM64 only"
+    return f", target {q.get('target')} (exact on {where})"
+
+
 def _search_summary(q: dict[str, Any] | None) -> list[str]:
     if not q:
         return []
-    lines = [f"int8: {q.get('mode')}, batch-independent: {q.get('batch_independent')}"]
+    lines = [f"int8: {q.get('mode')}, batch-independent: {q.get('batch_independent')}{_target_note(q)}"]
     lines += [f"  tried {t}" for t in q.get("search", [])]
     if q.get("search"):
         cost = q["cost_vs_all_int8"]
