@@ -201,3 +201,21 @@ def test_clf_bench_shows_the_cpu_and_the_target() -> None:
     )
     row = json.loads(as_json.stdout)[0]
     assert row["int8_target"] == "portable" and row["cpu_warning"] is None
+
+
+def test_clf_serve_prints_one_line_with_the_fix_before_it_listens(artifact_copy) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("httptools")
+    pytest.importorskip("prometheus_client")
+    folder = _eight_bit_copy(artifact_copy)
+    cmd = [sys.executable, "-m", "clf_runtime.cli.serve", "--model", str(folder), "--port", "0"]
+    env = {**runtime_env(), OVERRIDE_ENV: "avx2"}
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+    try:
+        lines = [proc.stderr.readline() for _ in range(2)]  # the warning, then the address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "warning: this int8 model" in lines[0] and "--target portable" in lines[0], lines
+    assert "on http://127.0.0.1:" in lines[1], lines

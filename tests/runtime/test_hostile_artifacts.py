@@ -387,8 +387,11 @@ def test_tokenizer_panic_is_an_inference_error() -> None:
         raise panic("index out of bounds")
 
 
-def test_onnxruntime_failure_at_run_time_is_an_inference_error() -> None:
+def test_onnxruntime_failure_at_run_time_is_an_inference_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clf_runtime import long_text
+
     clf = load(fixture_path("tiny-bert"))
     clf.tokenizer.enable_truncation(max_length=1000)  # past the 128-row position table
+    monkeypatch.setattr(long_text, "CUT_FIRST_CHARS", 10**9)  # and no cut before tokenizing
     with pytest.raises(InferenceError, match="onnxruntime failed on a batch of 1 inputs"):
         clf.predict(["refund " * 500])
