@@ -162,6 +162,7 @@ def test_clf_run_prints_one_line_with_the_fix(artifact_copy, tmp_path: Path) -> 
 
 
 def test_clf_batch_prints_one_line_with_the_fix(artifact_copy, tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")  # the batch extra
     folder = _eight_bit_copy(artifact_copy)
     data = tmp_path / "in.csv"
     data.write_text("text\nwhere is my refund\n", encoding="utf-8")
