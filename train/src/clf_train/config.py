@@ -89,6 +89,9 @@ class TrainConfig:
     lora_targets: tuple[str, ...] | None = None  # None: every linear layer of the encoder
     resume: bool = False
     multi_label_loss: str = "weighted"
+    # Regression: train on (y - mean) / std of the training targets, folded back into the head after
+    # training (clf_train.objective.TargetScale); without it the default LoRA recipe diverged on SICK.
+    standardize_targets: bool = True
     tune_thresholds: bool = True  # multi-label: per-label thresholds chosen on validation
     max_steps: int = -1  # for tests and smoke runs
     # Texts longer than max_length (truncate, head-tail, windows); recorded in the manifest.

@@ -26,7 +26,8 @@ from clf_train import evaluation, outputs, quiet
 from clf_train import long_text as LT
 from clf_train.config import METHODS, MIN_MAX_LENGTH, TrainConfig
 from clf_train.data import TaskData, load_task_data
-from clf_train.model import add_lora, count_parameters, load_model
+from clf_train.model import add_lora, count_parameters, load_model, output_layer
+from clf_train.objective import TargetScale, target_scale
 
 log = logging.getLogger("clf_train")
 OUTPUT_TOOL = "clf-train"  # the owner named in the output folder's marker (clf_runtime.outdir)
@@ -118,11 +119,27 @@ def last_checkpoint(config: TrainConfig, checkpoints: Path) -> str | None:
     return found
 
 
-def fit(model: Any, tokenizer: Any, data: TaskData, config: TrainConfig, resume_from: str | None):
+def regression_scale(model: Any, data: TaskData, config: TrainConfig) -> TargetScale | None:
+    """The standardization of regression targets, when asked and the head can take it back."""
+    scale = target_scale(data, config)
+    if scale is not None and output_layer(model) is None:
+        log.warning("note: no linear output layer found in the head; regression targets stay unscaled")
+        return None
+    return scale
+
+
+def fit(
+    model: Any,
+    tokenizer: Any,
+    data: TaskData,
+    config: TrainConfig,
+    resume_from: str | None,
+    scale: TargetScale | None,
+):
     """Train with the Trainer; returns it (its model is the best checkpoint's) and the seconds taken."""
     from clf_train.trainer import build_trainer
 
-    trainer = build_trainer(model, tokenizer, data, config, checkpoints_of(config))
+    trainer = build_trainer(model, tokenizer, data, config, checkpoints_of(config), scale)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     return trainer, time.perf_counter() - start
@@ -147,15 +164,16 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
     data = data or load_data(config)
     config = config.resolved(data.task, len(data.train))
     model, tokenizer, config = setup_model(config, data)
+    scale = regression_scale(model, data, config)
     resume_from = last_checkpoint(config, checkpoints_of(config))
-    trainer, seconds = fit(model, tokenizer, data, config, resume_from)
+    trainer, seconds = fit(model, tokenizer, data, config, resume_from, scale)
     if not trainer.is_world_process_zero():
         return None  # under torchrun/accelerate every rank trains; rank 0 evaluates and writes
     facts = run_facts(trainer, seconds, model)  # parameters as trained (LoRA: before merging)
     with output_folder(Path(config.output), OUTPUT_TOOL, config.overwrite, run_inputs(config)) as tmp:
         if config.method == "lora":
             outputs.write_adapter(tmp, trainer.model)
-        model, logits = evaluation.merged_model(trainer.model, tokenizer, data, config)
+        model, logits = evaluation.merged_model(trainer.model, tokenizer, data, config, scale)
         result = evaluation.evaluate(model, tokenizer, data, config, logits)
         outputs.write_outputs(tmp, model, tokenizer, data, config, facts, result)
     shutil.rmtree(checkpoints_of(config), ignore_errors=True)
