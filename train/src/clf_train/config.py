@@ -29,6 +29,9 @@ class Recipe:
 # 11 points of micro-F1 from 10 epochs instead of 5; single-label did not (within -1.5..+0.5).
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("lora", "single_label"): Recipe(2e-3, 5.0, 2),
+    # Regression, on standardized targets (TrainConfig.standardize_targets): SICK relatedness pairs,
+    # test Pearson 0.879 (int8 0.877), validation rising every epoch; on raw 1-5 scores this recipe
+    # collapsed after epoch 1 (README, "Sentence pairs and regression: SICK").
     ("lora", "regression"): Recipe(2e-3, 5.0, 2),
     ("lora", "multi_label"): Recipe(1e-3, 10.0, 3),
     # Full fine-tuning: MiniLM needs more than BERT's usual 5e-5 (1e-4 lost 0.5 to 6 points to 2e-4).
