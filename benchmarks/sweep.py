@@ -31,8 +31,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-# name -> TrainConfig overrides. "full-2e-4" and "lora-1e-3" are the defaults the sweep started from.
+# name -> TrainConfig overrides. "full-2e-4" and "lora-1e-3" are the defaults the sweep started from;
+# "default" is whatever clf-train does today without options.
 RECIPES: dict[str, dict] = {
+    "default": {},
     "full-2e-4": {"method": "full", "learning_rate": 2e-4},
     "full-1e-4": {"method": "full", "learning_rate": 1e-4},
     "full-2e-4-e10": {"method": "full", "learning_rate": 2e-4, "epochs": 10.0, "patience": 3},
@@ -51,6 +53,8 @@ RECIPES.update(
         "lora-all-r16-1e-3-e10": {**RECIPES["lora-all-r16-1e-3"], "epochs": 10.0, "patience": 3},
         "lora-all-r16-2e-3": {**RECIPES["lora-all-r16-1e-3"], "learning_rate": 2e-3},
         "lora-all-r16-1e-3-L256": {**RECIPES["lora-all-r16-1e-3"], "max_length": 256},
+        # Regression: the default LoRA recipe on raw targets (how it diverged on SICK).
+        "default-raw-targets": {"standardize_targets": False},
     }
 )
 # Multi-label only: the loss choices, each with the two methods' default recipe.
@@ -71,8 +75,13 @@ DATASETS = {
     "ge-4k": ("goemotions", "train.csv", "dev.csv", "labels", 4000, None),
     "ge-2k": ("goemotions", "train.csv", "dev.csv", "labels", 2000, None),
     "b77-multi": ("banking77", "train.csv", "test.csv", "category", 2000, 1000),
+    # Sentence pairs: SICK's relatedness score (regression, 1-5) and its entailment label (3 classes).
+    "sick-score": ("sick", "train.csv", "test.csv", "score", None, None),
+    "sick-nli": ("sick", "train.csv", "test.csv", "entailment", None, None),
 }
 MULTI_LABEL = {"ge-4k", "ge-2k", "b77-multi"}
+# Text columns where they are not "text": (text, pair).
+TEXT_COLUMNS = {"sick-score": ("sentence_a", "sentence_b"), "sick-nli": ("sentence_a", "sentence_b")}
 
 
 def runs(only: list[str]) -> list[tuple[str, str]]:
@@ -131,16 +140,22 @@ def _known_labels_only(split, names):
     if split.labels and isinstance(split.labels[0], list):
         return Split(split.texts, split.pairs, [[x for x in v if x in known] for v in split.labels])
     keep = [i for i, v in enumerate(split.labels) if v in known]
-    return Split([split.texts[i] for i in keep], None, [split.labels[i] for i in keep])
+    pairs = None if split.pairs is None else [split.pairs[i] for i in keep]
+    return Split([split.texts[i] for i in keep], pairs, [split.labels[i] for i in keep])
 
 
-def run_one(dataset: str, recipe: str, root: Path, logits_dir: Path | None, model: str | None) -> dict:
+def run_one(
+    dataset: str, recipe: str, root: Path, logits_dir: Path | None, model: str | None, keep: Path | None
+) -> dict:
+    """One training run; with `keep` its output folder stays there (for clf-export), else it is deleted."""
     from clf_train.training import train
 
-    overrides = {**RECIPES, **LOSS_RECIPES}[recipe]
+    text, pair = TEXT_COLUMNS.get(dataset, ("text", None))
+    overrides = {"text_column": text, "text_pair_column": pair, **{**RECIPES, **LOSS_RECIPES}[recipe]}
     with tempfile.TemporaryDirectory() as tmp:
         train_path, test_path, label = prepare(dataset, root, Path(tmp))
-        config = _config(train_path, label, Path(tmp) / "out", model, overrides)
+        output = keep / f"{dataset}__{recipe}" if keep else Path(tmp) / "out"
+        config = _config(train_path, label, output, model, overrides)
         data = _task_data(train_path, test_path, label, config)
         start = time.perf_counter()
         result = train(config, data)
@@ -166,10 +181,13 @@ def _task_data(train_path: Path, test_path: Path, label: str, config):
     """Training rows split as clf-train splits them, and the set's own test split as the test rows."""
     from clf_train.data import TaskData, load_split, load_task_data
 
+    text, pair = config.text_column, config.text_pair_column
     data = load_task_data(
-        train_path, None, "text", label, None, "auto", ";", config.validation_split, config.seed
+        train_path, None, text, label, pair, "auto", ";", config.validation_split, config.seed
     )
-    test, _ = load_split(test_path, "text", label, None, data.task, ";")
+    test, _ = load_split(test_path, text, label, pair, data.task, ";")
+    if data.task == "regression":
+        return TaskData(data.task, data.label_names, data.train, data.validation, test)
     return TaskData(
         data.task,
         data.label_names,
@@ -251,13 +269,14 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (one process each)")
     ap.add_argument("--only", action="append", default=[], help="glob on DATASET:RECIPE; repeatable")
     ap.add_argument("--model", default=None, help="base model folder (default: clf-train's default)")
+    ap.add_argument("--keep", type=Path, default=None, help="keep each run's output folder here")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--table", nargs="+", type=Path, metavar="JSONL", help="print the results as markdown")
     ap.add_argument("--one", nargs=2, metavar=("DATASET", "RECIPE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        row = run_one(*args.one, args.data_root, args.logits, args.model)
+        row = run_one(*args.one, args.data_root, args.logits, args.model, args.keep)
         print("RESULT " + json.dumps(row), flush=True)
         return
     if args.table:
@@ -275,6 +294,8 @@ def main() -> None:
             cmd += ["--logits", str(args.logits)]
         if args.model:
             cmd += ["--model", args.model]
+        if args.keep:
+            cmd += ["--keep", str(args.keep)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not lines:

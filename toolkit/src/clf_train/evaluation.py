@@ -18,7 +18,8 @@ from clf_train import calibrate, reference
 from clf_train import metrics as M
 from clf_train.config import TrainConfig
 from clf_train.data import Split, TaskData
-from clf_train.model import merge_lora
+from clf_train.model import merge_lora, output_layer
+from clf_train.objective import TargetScale
 
 # Merging folds the adapter into the weights, exact up to float rounding: on the tiny test models the
 # drift stays below 1e-4 (tests/train/test_train.py); above 1e-3 the merged model is not the trained one.
@@ -51,16 +52,24 @@ def predict_logits(model: Any, tokenizer: Any, split: Split, config: TrainConfig
     )
 
 
-def merged_model(model: Any, tokenizer: Any, data: TaskData, config: TrainConfig) -> tuple[Any, np.ndarray]:
-    """The model to save (LoRA folded in) and its validation logits; InputError if merging drifts."""
-    if config.method != "lora":
-        return model, predict_logits(model, tokenizer, data.validation, config)
-    before = predict_logits(model, tokenizer, data.validation, config)
-    model = merge_lora(model)
+def merged_model(
+    model: Any, tokenizer: Any, data: TaskData, config: TrainConfig, scale: TargetScale | None = None
+) -> tuple[Any, np.ndarray]:
+    """The model to save (LoRA folded in, and the target scale of a regression trained on
+    standardized targets folded into its output layer) and its validation logits; InputError if
+    merging drifts."""
     logits = predict_logits(model, tokenizer, data.validation, config)
-    drift = float(np.abs(before - logits).max())
-    if drift > MAX_MERGE_DRIFT:
-        raise InputError(f"merging the LoRA adapter changed the logits by {drift:.2e}; keep --method full")
+    if config.method == "lora":
+        before, model = logits, merge_lora(model)
+        logits = predict_logits(model, tokenizer, data.validation, config)
+        drift = float(np.abs(before - logits).max())
+        if drift > MAX_MERGE_DRIFT:
+            raise InputError(
+                f"merging the LoRA adapter changed the logits by {drift:.2e}; keep --method full"
+            )
+    if scale is not None:
+        scale.fold_into(output_layer(model))
+        logits = scale.original(logits)
     return model, logits
 
 

@@ -100,6 +100,19 @@ def add_lora(model: Any, r: int, alpha: int, dropout: float, targets: tuple[str,
         raise InputError(f"LoRA cannot wrap this model: {exc}; pass --lora-targets") from exc
 
 
+def output_layer(model: Any):  # -> torch.nn.Linear | None
+    """The head's last linear layer with one output per label (BERT's `classifier`, RoBERTa's
+    `classifier.out_proj`); None when the model has no such layer."""
+    import torch
+
+    found = None
+    for name, module in model.named_modules():
+        in_head = any(part in HEAD_MODULES for part in name.split("."))
+        if in_head and isinstance(module, torch.nn.Linear) and module.out_features == model.config.num_labels:
+            found = module
+    return found
+
+
 def merge_lora(peft_model: Any):
     """Fold the adapter into the base weights: the result is a plain transformers model."""
     return peft_model.merge_and_unload()

@@ -25,7 +25,7 @@ from clf_train import metrics as M
 from clf_train.config import TrainConfig
 from clf_train.data import TaskData
 from clf_train.model import HEAD_MODULES
-from clf_train.objective import EncodedSplit, loss, loss_weights
+from clf_train.objective import EncodedSplit, TargetScale, loss, loss_weights
 from clf_train.reference import MAIN_METRIC, forward_inputs, label_ids
 from clf_train.thresholds import global_threshold
 
@@ -63,11 +63,14 @@ class ClfTrainer(Trainer):
 
 
 def checkpoint_metrics(
-    eval_pred: Any, data: TaskData, starts: np.ndarray | None, how: str
+    eval_pred: Any, data: TaskData, starts: np.ndarray | None, how: str, scale: TargetScale | None = None
 ) -> dict[str, float]:
-    """The validation metrics a checkpoint is judged by, one row per text (windows aggregated)."""
+    """The validation metrics a checkpoint is judged by, one row per text (windows aggregated), on
+    the data's own scale (regression trained on standardized targets)."""
     logits = eval_pred.predictions
     logits = logits[0] if isinstance(logits, tuple) else logits
+    if scale is not None:
+        logits = scale.original(logits)
     if starts is not None:
         logits = aggregate(logits, starts, how)
     thresholds = None
@@ -125,8 +128,16 @@ def training_arguments(config: TrainConfig, main_metric: str, checkpoints: Path)
     )
 
 
-def build_trainer(model: Any, tokenizer: Any, data: TaskData, config: TrainConfig, checkpoints: Path):
-    """A ClfTrainer for this model, data and (resolved) config, checkpointing into `checkpoints`."""
+def build_trainer(
+    model: Any,
+    tokenizer: Any,
+    data: TaskData,
+    config: TrainConfig,
+    checkpoints: Path,
+    scale: TargetScale | None = None,
+):
+    """A ClfTrainer for this model, data and (resolved) config, checkpointing into `checkpoints`;
+    regression targets standardized with `scale` when given."""
     main = MAIN_METRIC[data.task]
     keep = forward_inputs(model)
     encode = functools.partial(
@@ -137,6 +148,7 @@ def build_trainer(model: Any, tokenizer: Any, data: TaskData, config: TrainConfi
         max_length=config.max_length,
         keep=keep,
         long_text=config.long_text,
+        scale=scale,
     )
     eval_set = encode(data.validation)
     trainer = ClfTrainer(
@@ -146,7 +158,11 @@ def build_trainer(model: Any, tokenizer: Any, data: TaskData, config: TrainConfi
         eval_dataset=eval_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=functools.partial(
-            checkpoint_metrics, data=data, starts=eval_set.starts, how=config.long_text.aggregate
+            checkpoint_metrics,
+            data=data,
+            starts=eval_set.starts,
+            how=config.long_text.aggregate,
+            scale=scale,
         ),
         callbacks=[EarlyStoppingCallback(config.patience)] if config.patience else [],
         task=data.task,

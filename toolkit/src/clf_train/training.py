@@ -22,11 +22,13 @@ import numpy as np
 
 from clf_runtime.errors import InputError
 from clf_runtime.outdir import check_output, output_folder
-from clf_train import evaluation, outputs, quiet
+from clf_train import divergence, evaluation, outputs, quiet
 from clf_train import long_text as LT
 from clf_train.config import MIN_MAX_LENGTH, TRAINING_METHODS, TrainConfig
 from clf_train.data import TaskData, load_task_data
-from clf_train.model import add_lora, count_parameters, load_model
+from clf_train.model import add_lora, count_parameters, load_model, output_layer
+from clf_train.objective import TargetScale, target_scale
+from clf_train.reference import MAIN_METRIC
 
 log = logging.getLogger("clf_train")
 OUTPUT_TOOL = "clf-train"  # the owner named in the output folder's marker (clf_runtime.outdir)
@@ -50,6 +52,8 @@ class TrainResult:
     total_params: int
     thresholds: list[float] | None = None
     loss_history: list[float] | None = None  # training loss at each logging step
+    metric_history: list[float] | None = None  # validation main metric at each evaluation
+    divergence: str | None = None  # the line clf_train.divergence printed, if the run diverged
     resumed_from: str | None = None  # checkpoint folder the run continued from
     validation_logits: np.ndarray | None = None  # of the saved model, for sweeps and analysis
     test_logits: np.ndarray | None = None
@@ -118,11 +122,27 @@ def last_checkpoint(config: TrainConfig, checkpoints: Path) -> str | None:
     return found
 
 
-def fit(model: Any, tokenizer: Any, data: TaskData, config: TrainConfig, resume_from: str | None):
+def regression_scale(model: Any, data: TaskData, config: TrainConfig) -> TargetScale | None:
+    """The standardization of regression targets, when asked and the head can take it back."""
+    scale = target_scale(data, config)
+    if scale is not None and output_layer(model) is None:
+        log.warning("note: no linear output layer found in the head; regression targets stay unscaled")
+        return None
+    return scale
+
+
+def fit(
+    model: Any,
+    tokenizer: Any,
+    data: TaskData,
+    config: TrainConfig,
+    resume_from: str | None,
+    scale: TargetScale | None,
+):
     """Train with the Trainer; returns it (its model is the best checkpoint's) and the seconds taken."""
     from clf_train.trainer import build_trainer
 
-    trainer = build_trainer(model, tokenizer, data, config, checkpoints_of(config))
+    trainer = build_trainer(model, tokenizer, data, config, checkpoints_of(config), scale)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     return trainer, time.perf_counter() - start
@@ -147,19 +167,29 @@ def train(config: TrainConfig, data: TaskData | None = None) -> TrainResult | No
     data = data or load_data(config)
     config = config.resolved(data.task)
     model, tokenizer, config = setup_model(config, data)
+    scale = regression_scale(model, data, config)
     resume_from = last_checkpoint(config, checkpoints_of(config))
-    trainer, seconds = fit(model, tokenizer, data, config, resume_from)
+    trainer, seconds = fit(model, tokenizer, data, config, resume_from, scale)
     if not trainer.is_world_process_zero():
         return None  # under torchrun/accelerate every rank trains; rank 0 evaluates and writes
+    metric_history, loss_history = divergence.history(trainer.state.log_history, MAIN_METRIC[data.task])
+    diverged = divergence.diagnose(metric_history, loss_history, MAIN_METRIC[data.task], config.lr)
+    if diverged:
+        log.warning("%s", diverged)
     facts = run_facts(trainer, seconds, model)  # parameters as trained (LoRA: before merging)
     with output_folder(Path(config.output), OUTPUT_TOOL, config.overwrite, run_inputs(config)) as tmp:
         if config.method == "lora":
             outputs.write_adapter(tmp, trainer.model)
-        model, logits = evaluation.merged_model(trainer.model, tokenizer, data, config)
+        model, logits = evaluation.merged_model(trainer.model, tokenizer, data, config, scale)
         result = evaluation.evaluate(model, tokenizer, data, config, logits)
         outputs.write_outputs(tmp, model, tokenizer, data, config, facts, result)
     shutil.rmtree(checkpoints_of(config), ignore_errors=True)
-    return train_result(config, data, facts, result, trainer, resume_from)
+    return replace(
+        train_result(config, data, facts, result, resume_from),
+        loss_history=loss_history,
+        metric_history=metric_history,
+        divergence=diverged,
+    )
 
 
 def train_result(
@@ -167,7 +197,6 @@ def train_result(
     data: TaskData,
     facts: outputs.RunFacts,
     result: evaluation.Evaluation,
-    trainer: Any,
     resume_from: str | None,
 ) -> TrainResult:
     return TrainResult(
@@ -180,7 +209,6 @@ def train_result(
         trainable_params=facts.trainable_params,
         total_params=facts.total_params,
         thresholds=result.thresholds.tolist() if result.thresholds is not None else None,
-        loss_history=[e["loss"] for e in trainer.state.log_history if "loss" in e],
         resumed_from=Path(resume_from).name if resume_from else None,
         validation_logits=result.validation_logits,
         test_logits=result.test_logits,
