@@ -30,8 +30,8 @@ demo: setup
 	cd demo && ../$(BIN)/clf-export --quantize int8
 	cd demo && ../$(BIN)/python -m clf_train.sample_data texts > texts.txt
 	cd demo && ../$(BIN)/clf-run texts.txt --output predictions.txt
-	@echo "--- predictions for the first 12 held-out sample texts (label, score, text):"
-	@cd demo && paste predictions.txt texts.txt | head -n 12
+	@echo "--- predictions for held-out sample texts, the first three of each predicted label (label, score, text):"
+	@cd demo && paste predictions.txt texts.txt | awk -F'\t' 'seen[$$1]++ < 3' | head -n 12
 
 test: test-full test-slim
 
