@@ -95,15 +95,22 @@ def main() -> None:
             f"{accuracy * 100:>8.2f}%"
         )
 
-    sample = texts[: args.texts]
+    print_speed(models, texts[: args.texts], args.rounds, args.runs, base, "model")
+
+
+def print_speed(
+    models: dict[str, TextClassifier], sample: list[str], rounds: int, runs: int, base: str, column: str
+) -> None:
+    """Batch-1 p50 and throughput of every model over interleaved rounds (machine load hits each
+    alike), printed beside their ratios to the model named `base`."""
     p50: dict[str, list[float]] = {n: [] for n in models}
     rate: dict[str, list[float]] = {n: [] for n in models}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, clf in models.items():
-            latency, throughput = speed(clf, sample, args.runs)
+            latency, throughput = speed(clf, sample, runs)
             p50[name].append(latency)
             rate[name].append(throughput)
-    print(f"\n{'model':<28} {'p50 ms':>8} {'vs base':>8} {'texts/s':>8} {'vs base':>8}   (base: {base})")
+    print(f"\n{column:<28} {'p50 ms':>8} {'vs base':>8} {'texts/s':>8} {'vs base':>8}   (base: {base})")
     for name in models:
         lat = statistics.median(a / b for a, b in zip(p50[name], p50[base], strict=True))
         thr = statistics.median(a / b for a, b in zip(rate[name], rate[base], strict=True))

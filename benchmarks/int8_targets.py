@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from batch_dependence import read, score, speed
+from batch_dependence import print_speed, read, score
 
 from clf_export.manifest import write_manifest
 from clf_runtime import TextClassifier
@@ -134,22 +133,7 @@ def report(
         agree = float(np.mean(logits.argmax(1) == ref.argmax(1))) if ref.shape[1] > 1 else float("nan")
         accuracy = score(clf, texts, labels, args.label_separator)
         print(f"{name:<22} {accuracy * 100:>8.2f}% {agree * 100:>6.1f}% {np.abs(logits - ref).mean():>8.4f}")
-    p50: dict[str, list[float]] = {n: [] for n in models}
-    rate: dict[str, list[float]] = {n: [] for n in models}
-    sample = texts[:1000]
-    for _ in range(args.rounds):
-        for name, clf in models.items():
-            latency, throughput = speed(clf, sample, args.runs)
-            p50[name].append(latency)
-            rate[name].append(throughput)
-    print(f"\n{'variant':<22} {'p50 ms':>8} {'vs fp32':>8} {'texts/s':>8} {'vs fp32':>8}")
-    for name in models:
-        lat = statistics.median(a / b for a, b in zip(p50[name], p50["fp32"], strict=True))
-        thr = statistics.median(a / b for a, b in zip(rate[name], rate["fp32"], strict=True))
-        print(
-            f"{name:<22} {statistics.median(p50[name]):>8.2f} {lat:>7.3f}x "
-            f"{statistics.median(rate[name]):>8.0f} {thr:>7.3f}x"
-        )
+    print_speed(models, texts[:1000], args.rounds, args.runs, "fp32", "variant")
 
 
 def emulate(models: dict, texts: list[str], cpu: str) -> None:

@@ -18,8 +18,8 @@ int8 comes in three kinds, all with weights quantized ahead of time:
 
 Why not `ORTQuantizer.quantize` on the fused graph: on an O2-fused graph it fails with
 "Unable to find data type for weight_name=..." (the fused nodes' outputs have no type info).
-onnxruntime's `quantize_dynamic` with DefaultTensorType=FLOAT handles it, so we take the
-instruction-set-specific settings from Optimum's AutoQuantizationConfig and apply them with it.
+onnxruntime's `quantize_dynamic` with DefaultTensorType=FLOAT handles it; the weight encoding it
+applies is the --target's (clf_export.targets: portable, 7-bit weights, by default).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def quantize_int8(
     extra: dict[str, Any] = {}
     if mode == "static":  # the dynamic graph first, then its scales fixed
         dynamic = dest.with_suffix(".dynamic.onnx")
-        weight_type = _quantize_dynamic(src, dynamic, settings, excluded)
+        _quantize_dynamic(src, dynamic, settings, excluded)
         static_scales.fix_scales(dynamic, dest, static_scales.activation_ranges(dynamic, feeds))
         dynamic.unlink()
         extra["calibration_samples"] = sum(len(next(iter(feed.values()))) for feed in feeds)
@@ -95,13 +95,12 @@ def quantize_int8(
         # Only weight MatMuls (and embedding tables): the per-row rewrite is valid where the
         # quantized activation is the MatMul's left input, one scale per row of it.
         only = [n for n in weight_nodes(src) if n not in excluded]
-        weight_type = _quantize_dynamic(src, dest, settings, excluded, ["MatMul", "Gather"], only)
+        _quantize_dynamic(src, dest, settings, excluded, ["MatMul", "Gather"], only)
     else:
-        weight_type = _quantize_dynamic(src, dest, settings, excluded)
+        _quantize_dynamic(src, dest, settings, excluded)
     batch_independent = _per_row(dest) if mode == "per-row" else mode == "static"
     return {
         **settings,
-        "weight_type": weight_type,
         "mode": mode,
         "batch_independent": batch_independent,
         "fp32_nodes": excluded,
@@ -116,12 +115,11 @@ def _quantize_dynamic(
     excluded: list[str],
     op_types: list[str] | None = None,
     only: list[str] | None = None,
-) -> str:
-    """onnxruntime's quantize_dynamic with the target's settings; returns the weight type's name."""
+) -> None:
+    """onnxruntime's quantize_dynamic with the target's weight encoding (`settings`)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    weight_type = QuantType[settings["weight_type"]]
     with quiet.quantizer():
         quantize_dynamic(
             model_input=src,
@@ -131,10 +129,9 @@ def _quantize_dynamic(
             nodes_to_exclude=excluded,
             per_channel=settings["per_channel"],
             reduce_range=settings["reduce_range"],
-            weight_type=weight_type,
+            weight_type=QuantType[settings["weight_type"]],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
-    return weight_type.name
 
 
 def _per_row(path: Path) -> bool:

@@ -43,9 +43,9 @@ def bench(config: BenchConfig) -> list[dict]:
 
 def render(results: list[dict]) -> str:
     lines = []
-    for r in results[:1]:
-        target = f", int8 target {r['int8_target']}" if r.get("int8_target") else ""
-        lines.append(f"cpu: {r['cpu']}{target}")
+    if results:  # one machine: its CPU once, with the first variant's int8 target
+        target = f", int8 target {results[0]['int8_target']}" if results[0].get("int8_target") else ""
+        lines.append(f"cpu: {results[0]['cpu']}{target}")
     lines.append(f"{'provider':<8} {'precision':<9} {'input':<12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for r in results:
         for row in r["latency"]:
